@@ -1,0 +1,79 @@
+"""Finding the action a message is about (shared by the RSVP, check-in and leader handlers)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Action, Invitation
+
+# Check-in opens this long before an action starts and stays open this long after it ends.
+CHECKIN_BEFORE = timedelta(hours=2)
+CHECKIN_AFTER = timedelta(hours=1)
+
+
+def matches(action: Action, hint: str) -> bool:
+    hint = hint.strip().lower()
+    return bool(hint) and (hint in action.slug.lower() or hint in action.title.lower())
+
+
+def pick(actions: list[Action], hint: str) -> Action | None:
+    """The action named by ``hint``, else the soonest one."""
+    if not actions:
+        return None
+    named = [a for a in actions if matches(a, hint)]
+    return (named or actions)[0]
+
+
+async def open_invitations(
+    session: AsyncSession, person_id: int, now: datetime
+) -> list[tuple[Invitation, Action]]:
+    """Invitations a person can still answer (action scheduled and not over), soonest first."""
+    rows = await session.execute(
+        select(Invitation, Action)
+        .join(Action, Action.id == Invitation.action_id)
+        .where(Invitation.person_id == person_id)
+        .where(Action.status == "scheduled")
+        .where(Action.ends_at > now)
+        .order_by(Action.starts_at)
+    )
+    return [(inv, action) for inv, action in rows]
+
+
+async def latest_invitation(
+    session: AsyncSession, person_id: int
+) -> tuple[Invitation, Action] | None:
+    row = await session.execute(
+        select(Invitation, Action)
+        .join(Action, Action.id == Invitation.action_id)
+        .where(Invitation.person_id == person_id)
+        .order_by(Action.starts_at.desc())
+        .limit(1)
+    )
+    found = row.first()
+    return None if found is None else (found[0], found[1])
+
+
+async def upcoming(session: AsyncSession, now: datetime) -> list[Action]:
+    """Scheduled actions that have not ended, soonest first."""
+    result = await session.scalars(
+        select(Action)
+        .where(Action.status == "scheduled")
+        .where(Action.ends_at > now)
+        .order_by(Action.starts_at)
+    )
+    return list(result)
+
+
+async def in_progress(session: AsyncSession, now: datetime) -> list[Action]:
+    """Actions whose check-in window contains ``now``."""
+    result = await session.scalars(
+        select(Action)
+        .where(Action.status == "scheduled")
+        .where(Action.starts_at <= now + CHECKIN_BEFORE)
+        .where(Action.ends_at >= now - CHECKIN_AFTER)
+        .order_by(Action.starts_at)
+    )
+    return list(result)

@@ -1,0 +1,37 @@
+"""HERE / ARRIVED during an action: checked in (invited or not: a walk-in still counts)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.handlers import actions
+from bot.handlers.base import Context
+from bot.handlers.grammar import CheckIn
+from storage.models import Attendance, Invitation
+
+
+async def handle(ctx: Context, _intent: CheckIn) -> None:
+    running = await actions.in_progress(ctx.session, ctx.now)
+    if not running:
+        ctx.reply("checkin_none")
+        return
+    invited = set(
+        await ctx.session.scalars(
+            select(Invitation.action_id)
+            .where(Invitation.person_id == ctx.person.id)
+            .where(Invitation.action_id.in_([a.id for a in running]))
+        )
+    )
+    action = next((a for a in running if a.id in invited), running[0])
+    existing = await ctx.session.scalar(
+        select(Attendance.id)
+        .where(Attendance.action_id == action.id)
+        .where(Attendance.person_id == ctx.person.id)
+    )
+    if existing is not None:
+        ctx.reply("checkin_already", title=action.title)
+        return
+    ctx.session.add(
+        Attendance(action_id=action.id, person_id=ctx.person.id, source="checkin", at=ctx.now)
+    )
+    ctx.reply("checkin_ok", title=action.title, name=ctx.first_name)

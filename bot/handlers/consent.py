@@ -1,0 +1,35 @@
+"""STOP and START. Opting out is immediate, confirmed once, and cancels anything queued."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from bot.handlers.base import Context
+from bot.handlers.grammar import Start, Stop
+from storage.models import OutboxMessage
+
+
+async def stop(ctx: Context, _intent: Stop) -> None:
+    already = ctx.person.opted_out
+    set_consent(ctx, "opted_out")
+    await ctx.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.person_id == ctx.person.id)
+        .where(OutboxMessage.status == "queued")
+        .values(status="cancelled", error_code="opted_out", updated_at=ctx.now)
+    )
+    if not already:
+        ctx.reply("stop_confirm")
+
+
+async def start(ctx: Context, _intent: Start) -> None:
+    set_consent(ctx, "opted_in")
+    ctx.reply("start_confirm")
+
+
+def set_consent(ctx: Context, state: str) -> None:
+    person = ctx.person
+    if person.consent != state:
+        person.consent = state
+        person.consent_source = ctx.channel
+        person.consent_at = ctx.now

@@ -1,0 +1,275 @@
+"""Settings: every knob is a ``TURNOUT_*`` environment variable (a ``.env`` file is read too).
+
+Usage::
+
+    settings = Settings.from_env()          # reads os.environ (+ .env)
+    settings = Settings.from_env({"TURNOUT_PORT": "9000"})   # tests pass a mapping
+
+A wrong value raises :class:`SettingsError` naming the variable, so startup stops with a clear
+message instead of failing later. Secrets are wrapped in :class:`Secret` and print as stars.
+Each secret ``X`` may also be given as ``X_FILE`` (a path whose content is the value).
+"""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///turnout.db"
+LANGUAGES = ("en", "cy", "pl")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Secret:
+    """A string that never prints itself (logs, reprs, tracebacks)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    alliance_name: str = "Turnout Citizens"
+    default_region: str = "GB"
+    default_language: str = "en"
+    default_timezone: str = "Europe/London"
+    twilio_account_sid: str = ""
+    twilio_auth_token: Secret = field(default_factory=lambda: Secret(""))
+    twilio_from: str = ""
+    twilio_api_url: str = ""
+    sms_rate_per_second: float = 10.0
+    telegram_bot_token: Secret = field(default_factory=lambda: Secret(""))
+    telegram_webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    telegram_api_url: str = ""
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(9, 0)
+    digest_time: time = time(8, 0)
+    run_worker_in_server: bool = True
+    sandbox_auth_token: Secret = field(default_factory=lambda: Secret("sandbox-auth-token"))
+    log_level: str = "INFO"
+
+    @property
+    def twilio_enabled(self) -> bool:
+        """Real Twilio only when both credentials are set; otherwise the sandbox channel."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def sms_provider(self) -> str:
+        return "twilio" if self.twilio_enabled else "sandbox"
+
+    @property
+    def webhook_auth_token(self) -> Secret:
+        """The token inbound Twilio webhooks are signed with (the sandbox has its own)."""
+        return self.twilio_auth_token if self.twilio_enabled else self.sandbox_auth_token
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env"
+    ) -> Settings:
+        env: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            from dotenv import dotenv_values
+
+            env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        env.update(os.environ if environ is None else environ)
+        return cls._parse(env)
+
+    @classmethod
+    def _parse(cls, env: Mapping[str, str]) -> Settings:
+        r = _Reader(env)
+        host = r.text("HOST", cls.host)
+        port = r.integer("PORT", cls.port, lo=1, hi=65535)
+        settings = cls(
+            database_url=r.database_url("DATABASE_URL", DEFAULT_DATABASE_URL),
+            host=host,
+            port=port,
+            public_url=r.url("PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
+            alliance_name=r.text("ALLIANCE_NAME", cls.alliance_name),
+            default_region=r.region("DEFAULT_REGION", cls.default_region),
+            default_language=r.choice("DEFAULT_LANGUAGE", cls.default_language, LANGUAGES),
+            default_timezone=r.timezone("DEFAULT_TIMEZONE", cls.default_timezone),
+            twilio_account_sid=r.text("TWILIO_ACCOUNT_SID", ""),
+            twilio_auth_token=r.secret("TWILIO_AUTH_TOKEN"),
+            twilio_from=r.text("TWILIO_FROM", ""),
+            twilio_api_url=r.url("TWILIO_API_URL", "", optional=True).rstrip("/"),
+            sms_rate_per_second=r.number("SMS_RATE_PER_SECOND", cls.sms_rate_per_second),
+            telegram_bot_token=r.secret("TELEGRAM_BOT_TOKEN"),
+            telegram_webhook_secret=r.secret("TELEGRAM_WEBHOOK_SECRET"),
+            telegram_api_url=r.url("TELEGRAM_API_URL", "", optional=True).rstrip("/"),
+            quiet_start=r.clock_time("QUIET_START", cls.quiet_start),
+            quiet_end=r.clock_time("QUIET_END", cls.quiet_end),
+            digest_time=r.clock_time("DIGEST_TIME", cls.digest_time),
+            run_worker_in_server=r.flag("RUN_WORKER_IN_SERVER", True),
+            log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        )
+        if settings.twilio_account_sid and not settings.twilio_auth_token:
+            raise SettingsError("TURNOUT_TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID")
+        if settings.twilio_enabled and not settings.twilio_from:
+            raise SettingsError(
+                "TURNOUT_TWILIO_FROM is required with Twilio credentials "
+                "(an E.164 number such as +447700900000 or a messaging service SID MG...)"
+            )
+        if settings.twilio_from and not (
+            settings.twilio_from.startswith("MG") or settings.twilio_from.startswith("+")
+        ):
+            raise SettingsError(
+                f"TURNOUT_TWILIO_FROM must be an E.164 number or a messaging service SID "
+                f"(MG...), got {settings.twilio_from!r}"
+            )
+        if settings.sms_rate_per_second <= 0:
+            raise SettingsError("TURNOUT_SMS_RATE_PER_SECOND must be greater than 0")
+        return settings
+
+
+class _Reader:
+    """Reads ``TURNOUT_<NAME>`` values; every error names the variable."""
+
+    PREFIX = "TURNOUT_"
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def _raw(self, name: str) -> str | None:
+        value = self.env.get(self.PREFIX + name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def _fail(self, name: str, message: str) -> SettingsError:
+        return SettingsError(f"{self.PREFIX}{name}: {message}")
+
+    def text(self, name: str, default: str) -> str:
+        value = self._raw(name)
+        return default if value is None else value
+
+    def secret(self, name: str) -> Secret:
+        value = self._raw(name)
+        path = self._raw(name + "_FILE")
+        if value is not None and path is not None:
+            raise self._fail(name, f"set either {self.PREFIX}{name} or {name}_FILE, not both")
+        if path is not None:
+            try:
+                return Secret(Path(path).read_text(encoding="utf-8").strip())
+            except OSError as exc:
+                raise self._fail(name + "_FILE", f"cannot read {path}: {exc.strerror}") from exc
+        return Secret(value or "")
+
+    def integer(self, name: str, default: int, *, lo: int, hi: int) -> int:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise self._fail(name, f"expected a whole number, got {value!r}") from None
+        if not lo <= number <= hi:
+            raise self._fail(name, f"expected a number from {lo} to {hi}, got {number}")
+        return number
+
+    def number(self, name: str, default: float) -> float:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            return float(value)
+        except ValueError:
+            raise self._fail(name, f"expected a number, got {value!r}") from None
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise self._fail(name, f"expected true or false, got {value!r}")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if value not in choices:
+            raise self._fail(name, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def url(self, name: str, default: str, *, optional: bool = False) -> str:
+        value = self._raw(name)
+        if value is None:
+            return default
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise self._fail(name, f"expected an http(s) URL, got {value!r}")
+        return value
+
+    def database_url(self, name: str, default: str) -> str:
+        value = self._raw(name) or default
+        if value.startswith("sqlite:"):
+            value = "sqlite+aiosqlite:" + value[len("sqlite:") :]
+        elif value.startswith(("postgres://", "postgresql://")):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:")):
+            raise self._fail(
+                name, "expected sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db"
+            )
+        return value
+
+    def region(self, name: str, default: str) -> str:
+        value = (self._raw(name) or default).upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise self._fail(name, f"expected a region code such as GB, got {value!r}")
+        return value
+
+    def timezone(self, name: str, default: str) -> str:
+        value = self._raw(name) or default
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise self._fail(name, f"unknown time zone {value!r}") from None
+        return value
+
+    def clock_time(self, name: str, default: time) -> time:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            return time.fromisoformat(value)
+        except ValueError:
+            raise self._fail(name, f"expected a time such as 21:00, got {value!r}") from None

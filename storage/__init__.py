@@ -1,0 +1,1 @@
+"""Storage: models, queries and migrations (SQLAlchemy 2 async; SQLite or PostgreSQL)."""

@@ -1,0 +1,68 @@
+"""Commitments: an institution pledges N people for an action (history kept)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Commitment, CommitmentEvent, Institution, Membership
+
+LEADING_ROLES = ("leader", "organiser")
+
+
+async def set_commitment(
+    session: AsyncSession,
+    *,
+    action_id: int,
+    institution_id: int,
+    number: int,
+    set_by_id: int | None,
+    channel: str,
+    now: datetime,
+) -> Commitment:
+    current = await session.scalar(
+        select(Commitment)
+        .where(Commitment.action_id == action_id)
+        .where(Commitment.institution_id == institution_id)
+    )
+    if current is None:
+        current = Commitment(action_id=action_id, institution_id=institution_id, number=number)
+        session.add(current)
+    current.number = number
+    current.set_by_id = set_by_id
+    current.set_at = now
+    session.add(
+        CommitmentEvent(
+            action_id=action_id,
+            institution_id=institution_id,
+            number=number,
+            set_by_id=set_by_id,
+            channel=channel,
+            at=now,
+        )
+    )
+    await session.flush()
+    return current
+
+
+async def led_institutions(session: AsyncSession, person_id: int) -> list[Institution]:
+    """Institutions in which the person is a leader (or the organiser), by name."""
+    result = await session.scalars(
+        select(Institution)
+        .join(Membership, Membership.institution_id == Institution.id)
+        .where(Membership.person_id == person_id)
+        .where(Membership.role.in_(LEADING_ROLES))
+        .order_by(Institution.name)
+    )
+    return list(result)
+
+
+def pick_institution(institutions: list[Institution], hint: str) -> Institution | None:
+    """The one institution meant: the only one, or the one whose name contains ``hint``."""
+    hint = hint.strip().lower()
+    if hint:
+        named = [i for i in institutions if hint in i.name.lower()]
+        return named[0] if len(named) == 1 else None
+    return institutions[0] if len(institutions) == 1 else None

@@ -1,0 +1,271 @@
+"""The organising domain: institutions, people, actions, RSVPs, commitments, attendance,
+and the message log (inbound messages and the outbox).
+
+Enumerations are stored as short strings and validated in Python (the ``*_VALUES`` tuples),
+which keeps migrations simple on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.models.base import Base
+
+INSTITUTION_KINDS = ("faith", "school", "union", "charity", "other")
+INSTITUTION_STATUSES = ("member", "joining", "former")
+ROLES = ("member", "leader", "organiser")
+ACTION_KINDS = ("assembly", "action", "house_meeting", "training")
+ACTION_STATUSES = ("scheduled", "cancelled")
+RESPONSES = ("yes", "no", "maybe")
+CONSENT_STATES = ("unknown", "opted_in", "opted_out")
+PHONE_STATUSES = ("ok", "invalid", "not_mobile")
+# Outbox statuses. Forward-only: see storage.outbox.STATUS_RANK.
+OUTBOX_STATUSES = (
+    "queued",  # waiting for the sender (not before ``not_before``)
+    "sending",  # claimed by a worker; the provider call may be in flight
+    "unknown",  # the worker died mid-call; reconciled, never blindly resent
+    "sent",  # the provider accepted it (has provider_id)
+    "delivered",
+    "undelivered",
+    "failed",  # permanent failure, or retries exhausted
+    "cancelled",  # not sent on purpose (opted out, action cancelled, too late)
+)
+
+
+class Institution(Base):
+    __tablename__ = "institutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="other")
+    status: Mapped[str] = mapped_column(String(16), default="member")
+    created_at: Mapped[datetime]
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="institution", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # E.164; unique so a number is one person. Null for a Telegram-only person.
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    phone_status: Mapped[str] = mapped_column(String(16), default="ok")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    consent: Mapped[str] = mapped_column(String(16), default="unknown")
+    consent_source: Mapped[str] = mapped_column(String(32), default="import")
+    consent_at: Mapped[datetime]
+    # Telegram identity (issue: Telegram channel). Unique: one Telegram account, one person.
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    telegram_status: Mapped[str] = mapped_column(String(16), default="ok")
+    # Set once the person has had a message saying who is texting, why, and how to stop.
+    introduced_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def opted_out(self) -> bool:
+        return self.consent == "opted_out"
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("person_id", "institution_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    institution_id: Mapped[int] = mapped_column(
+        ForeignKey("institutions.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    created_at: Mapped[datetime]
+
+    person: Mapped[Person] = relationship(back_populates="memberships")
+    institution: Mapped[Institution] = relationship(back_populates="memberships")
+
+
+class Action(Base):
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Short name people and commands use ("assembly-mar"); unique.
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="assembly")
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+    place: Mapped[str] = mapped_column(String(300), default="")
+    bring: Mapped[str] = mapped_column(String(300), default="")
+    target: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # Bumped on every reschedule/cancel so re-notifications get a fresh dedupe key.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Invitation(Base):
+    """A person invited to an action, carrying their current RSVP (history in RsvpEvent)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("action_id", "person_id"),
+        Index("ix_invitations_person_open", "person_id", "action_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    invited_at: Mapped[datetime]
+    response: Mapped[str | None] = mapped_column(String(8))
+    guests: Mapped[int] = mapped_column(Integer, default=0)
+    responded_at: Mapped[datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(16))
+
+
+class RsvpEvent(Base):
+    __tablename__ = "rsvp_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), index=True
+    )
+    response: Mapped[str] = mapped_column(String(8))
+    guests: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str] = mapped_column(String(16))
+    inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="SET NULL")
+    )
+    at: Mapped[datetime]
+
+
+class Commitment(Base):
+    """An institution's current pledge for an action (history in CommitmentEvent)."""
+
+    __tablename__ = "commitments"
+    __table_args__ = (UniqueConstraint("action_id", "institution_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    set_at: Mapped[datetime]
+
+
+class CommitmentEvent(Base):
+    __tablename__ = "commitment_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+
+
+class Attendance(Base):
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("action_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16), default="checkin")
+    at: Mapped[datetime]
+
+
+class InboundMessage(Base):
+    """Every message anyone sent us, stored before anything else happens."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("provider", "provider_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # sms | telegram
+    provider: Mapped[str] = mapped_column(String(16))  # twilio | sandbox | telegram
+    provider_id: Mapped[str] = mapped_column(String(64))  # MessageSid, update_id, ...
+    sender: Mapped[str] = mapped_column(String(64))  # E.164 or a Telegram chat/user id
+    recipient: Mapped[str] = mapped_column(String(64), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    received_at: Mapped[datetime]
+    intent: Mapped[str | None] = mapped_column(String(32))
+    handled_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    # The organiser inbox: "open" until an organiser deals with it.
+    inbox_status: Mapped[str] = mapped_column(String(16), default="none", index=True)
+
+
+class OutboxMessage(Base):
+    """Every message we send: written here first, then sent by the sender (scheduler/)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "priority", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Unique: planning the same message twice can never send it twice.
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # sms | telegram
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    to_address: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    template: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="bulk")  # reply | bulk | system
+    priority: Mapped[int] = mapped_column(Integer, default=5)  # lower goes first
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    not_before: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    provider: Mapped[str | None] = mapped_column(String(16))
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="SET NULL"))
+    in_reply_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class DeliveryEvent(Base):
+    """Each attempt to send and each provider status callback, kept for audit."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # attempt | callback
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime]

@@ -1,0 +1,126 @@
+"""Writing to the outbox. Nothing is ever sent except from a row written here first.
+
+``enqueue`` renders a template for a person (in their language), counts SMS segments, and
+inserts the row with a unique ``dedupe_key``: enqueuing the same key twice is a no-op, which is
+what makes re-planning, retried webhooks and restarts safe. A person who has never been told who
+is texting them gets the ``intro`` message first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.segments import count_segments
+from config.messages import INTRODUCES, render
+from storage.models import OutboxMessage, Person
+
+# Lower goes first: replies to a person's own message jump ahead of bulk sends.
+PRIORITY = {"consent": 0, "reply": 1, "system": 3, "bulk": 5}
+
+# Forward-only status order for provider callbacks (storage only ever moves a row up).
+STATUS_RANK = {
+    "queued": 0,
+    "sending": 1,
+    "unknown": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "cancelled": 4,
+}
+FINAL_STATUSES = frozenset(s for s, rank in STATUS_RANK.items() if rank == 4)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A message to a person, before it is written: template key and placeholders."""
+
+    template: str
+    params: Mapping[str, Any]
+
+
+def insert_ignore(session: AsyncSession, values: list[dict[str, Any]]) -> Any:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, for either dialect."""
+    dialect = session.get_bind().dialect.name
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage).values(values)
+    return stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+async def enqueue(
+    session: AsyncSession,
+    person: Person,
+    draft: Draft,
+    *,
+    dedupe_key: str,
+    now: datetime,
+    kind: str = "bulk",
+    channel: str = "sms",
+    alliance: str,
+    not_before: datetime | None = None,
+    expires_at: datetime | None = None,
+    action_id: int | None = None,
+    in_reply_to_id: int | None = None,
+) -> list[OutboxMessage]:
+    """Write the message (and the intro before it, if the person has never had one).
+
+    Returns the rows that exist for these keys (new or already there), in send order.
+    Persons without an address on ``channel`` get nothing (an empty list).
+    """
+    address = address_for(person, channel)
+    if address is None:
+        return []
+    drafts: list[tuple[str, Draft]] = []
+    if person.introduced_at is None and draft.template not in INTRODUCES:
+        drafts.append((f"{dedupe_key}:intro", Draft("intro", {})))
+    drafts.append((dedupe_key, draft))
+    if person.introduced_at is None:
+        person.introduced_at = now
+    rows = []
+    for key, d in drafts:
+        body = render(d.template, person.language, alliance=alliance, **d.params)
+        rows.append(
+            {
+                "dedupe_key": key,
+                "channel": channel,
+                "person_id": person.id,
+                "to_address": address,
+                "body": body,
+                "template": d.template,
+                "kind": kind,
+                "priority": PRIORITY[kind],
+                "segments": count_segments(body) if channel == "sms" else 1,
+                "status": "queued",
+                # Same time and priority: the lower id (the intro) goes first.
+                "not_before": not_before or now,
+                "expires_at": expires_at,
+                "attempts": 0,
+                "action_id": action_id,
+                "in_reply_to_id": in_reply_to_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    await session.execute(insert_ignore(session, rows))
+    keys = [key for key, _ in drafts]
+    result = await session.scalars(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys)).order_by(OutboxMessage.id)
+    )
+    return list(result)
+
+
+def address_for(person: Person, channel: str) -> str | None:
+    if channel == "sms":
+        return person.phone if person.phone and person.phone_status == "ok" else None
+    if channel == "telegram":
+        if person.telegram_user_id is None or person.telegram_status != "ok":
+            return None
+        return str(person.telegram_user_id)
+    raise ValueError(f"unknown channel {channel!r}")

@@ -1,0 +1,69 @@
+"""People: phone normalisation and lookup."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Person
+
+
+class BadPhone(ValueError):
+    pass
+
+
+def normalise_phone(raw: str, region: str) -> str:
+    """E.164 for a number typed any usual way (``07700 900123``, ``+44 7700 900123``).
+
+    Accepts *possible* numbers, not only *valid* ones: Ofcom's drama range (07700 900xxx),
+    used in tests and demos, is possible but deliberately not valid.
+    """
+    text = raw.strip()
+    if not text:
+        raise BadPhone("phone number is empty")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise BadPhone(f"not a phone number ({exc._msg})") from None
+    if not phonenumbers.is_possible_number(number):
+        raise BadPhone("not a possible phone number")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def mask_phone(phone: str | None) -> str:
+    """For logs: never a whole number. ``+447700900123`` -> ``+44******123``."""
+    if not phone:
+        return "-"
+    return phone[:3] + "*" * max(len(phone) - 6, 0) + phone[-3:]
+
+
+async def person_by_phone(session: AsyncSession, phone: str) -> Person | None:
+    result = await session.scalars(select(Person).where(Person.phone == phone))
+    return result.first()
+
+
+def new_person(
+    *,
+    phone: str | None,
+    name: str = "",
+    language: str,
+    timezone: str,
+    consent: str,
+    consent_source: str,
+    now: datetime,
+) -> Person:
+    return Person(
+        name=name,
+        phone=phone,
+        phone_status="ok",
+        language=language,
+        timezone=timezone,
+        consent=consent,
+        consent_source=consent_source,
+        consent_at=now,
+        telegram_status="ok",
+        created_at=now,
+    )

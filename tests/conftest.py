@@ -1,0 +1,118 @@
+"""Shared fixtures.
+
+Every storage test runs on SQLite, and also on PostgreSQL when ``TURNOUT_TEST_DATABASE_URL`` is
+set (``.ci/run`` sets it). PostgreSQL gets a private database per test session (so parallel runs
+on one server never collide), migrated once and truncated between tests; SQLite gets a fresh
+file per test, copied from a migrated template.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from bot.clock import FakeClock
+from config.settings import Settings
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Base
+
+PG_URL = os.environ.get("TURNOUT_TEST_DATABASE_URL", "").strip()
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# A Tuesday in March 2026, 10:00 in London (GMT, before the clocks change on 29 March).
+T0 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+
+
+def _run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+
+    async def build() -> None:
+        db = Database.from_url(f"sqlite+aiosqlite:///{path}")
+        await upgrade(db.engine)
+        await db.dispose()
+
+    _run(build())
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A private PostgreSQL database for this test session, migrated once."""
+    if not PG_URL:
+        pytest.skip("TURNOUT_TEST_DATABASE_URL is not set")
+    base = make_url(PG_URL)
+    name = f"turnout_t_{uuid.uuid4().hex[:12]}"
+    admin = Database.from_url(base.render_as_string(hide_password=False), poolclass=NullPool)
+
+    async def create() -> None:
+        async with admin.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await admin.dispose()
+        db = Database.from_url(url)
+        await upgrade(db.engine)
+        await db.dispose()
+
+    async def drop() -> None:
+        async with admin.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+    url = base.set(database=name).render_as_string(hide_password=False)
+    _run(create())
+    yield url
+    _run(drop())
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "turnout.db"
+        shutil.copy(template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    return str(request.getfixturevalue("pg_database"))
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database.from_url(db_url)
+    if not database.is_sqlite:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        async with database.session() as session:
+            await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings.from_env(
+        {
+            "TURNOUT_DATABASE_URL": db_url,
+            "TURNOUT_ALLIANCE_NAME": "Leicester Citizens",
+            "TURNOUT_PUBLIC_URL": "https://turnout.example.org",
+        },
+        env_file=None,
+    )
