@@ -1,0 +1,32 @@
+"""Providers, one class each, behind the Channel contract in base.py."""
+
+from __future__ import annotations
+
+from bot.channels.base import Channel, OutgoingMessage, SendResult, TransportError
+from bot.channels.sandbox import SandboxSms
+from config.settings import Settings
+
+
+def build_sms_channel(settings: Settings) -> Channel:
+    """Twilio when credentials are set, else the sandbox. Call inside a running event loop."""
+    if not settings.twilio_enabled:
+        return SandboxSms()
+    from bot.channels.twilio_sms import TwilioSms
+
+    return TwilioSms(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token.get(),
+        settings.twilio_from,
+        status_callback=settings.public_url + "/webhooks/twilio/status",
+        api_url=settings.twilio_api_url,
+    )
+
+
+__all__ = [
+    "Channel",
+    "OutgoingMessage",
+    "SandboxSms",
+    "SendResult",
+    "TransportError",
+    "build_sms_channel",
+]
