@@ -57,16 +57,21 @@ class InboundPipeline:
         self.settings = settings
         self.clock = clock
 
-    async def receive(self, message: IncomingText) -> InboundResult:
+    async def receive(
+        self, message: IncomingText, *, inline_provider: str | None = None
+    ) -> InboundResult:
+        """Store, handle, answer. With ``inline_provider`` the replies are returned to the
+        caller to deliver inline (TwiML) and recorded as sent through it; otherwise they are
+        queued for the sender."""
         inbound_id, created = await self._store(message)
         if not created:
             return InboundResult(inbound_id, True, await self.replies_for(inbound_id))
         try:
             async with self.db.session() as session:
-                await self._handle(session, inbound_id)
+                await self._handle(session, inbound_id, inline_provider)
         except Exception as exc:
             log.exception("inbound message %s could not be handled", inbound_id)
-            await self._keep_failed(inbound_id, exc)
+            await self._keep_failed(inbound_id, exc, inline_provider)
         return InboundResult(inbound_id, False, await self.replies_for(inbound_id))
 
     async def _store(self, message: IncomingText) -> tuple[int, bool]:
@@ -100,7 +105,9 @@ class InboundPipeline:
             assert existing is not None
             return int(existing), False
 
-    async def _handle(self, session: AsyncSession, inbound_id: int) -> None:
+    async def _handle(
+        self, session: AsyncSession, inbound_id: int, inline_provider: str | None
+    ) -> None:
         inbound = await session.get_one(InboundMessage, inbound_id)
         now = self.clock.now()
         person, created = await self.resolve_person(session, inbound, now)
@@ -116,7 +123,7 @@ class InboundPipeline:
             new_person=created,
         )
         await dispatch(ctx, intent)
-        await self.write_replies(session, ctx.person, inbound, ctx.drafts, now)
+        await self.write_replies(session, ctx.person, inbound, ctx.drafts, now, inline_provider)
         inbound.handled_at = now
         log.info(
             "inbound %s from person %s (%s): %s, %d repl%s",
@@ -135,6 +142,7 @@ class InboundPipeline:
         inbound: InboundMessage,
         drafts: list[Draft],
         now: datetime,
+        inline_provider: str | None,
     ) -> None:
         for i, draft in enumerate(drafts):
             await enqueue(
@@ -148,6 +156,7 @@ class InboundPipeline:
                 channel=inbound.channel,
                 alliance=self.settings.alliance_name,
                 in_reply_to_id=inbound.id,
+                inline_provider=inline_provider,
             )
 
     async def resolve_person(
@@ -179,7 +188,9 @@ class InboundPipeline:
         await session.flush()
         return person, True
 
-    async def _keep_failed(self, inbound_id: int, exc: Exception) -> None:
+    async def _keep_failed(
+        self, inbound_id: int, exc: Exception, inline_provider: str | None
+    ) -> None:
         """The handler failed: keep the message for an organiser and acknowledge it."""
         now = self.clock.now()
         try:
@@ -192,7 +203,7 @@ class InboundPipeline:
                 inbound.person_id = person.id
                 if not person.opted_out:
                     await self.write_replies(
-                        session, person, inbound, [Draft("inbox_ack", {})], now
+                        session, person, inbound, [Draft("inbox_ack", {})], now, inline_provider
                     )
         except Exception:
             # The row from step 1 is still there (unhandled): an organiser sees it.

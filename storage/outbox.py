@@ -68,11 +68,15 @@ async def enqueue(
     expires_at: datetime | None = None,
     action_id: int | None = None,
     in_reply_to_id: int | None = None,
+    inline_provider: str | None = None,
 ) -> list[OutboxMessage]:
     """Write the message (and the intro before it, if the person has never had one).
 
     Returns the rows that exist for these keys (new or already there), in send order.
     Persons without an address on ``channel`` get nothing (an empty list).
+
+    ``inline_provider`` is for replies the webhook answers inline (Twilio's TwiML): the row is
+    written already ``sent`` through that provider, so no worker can ever send it a second time.
     """
     address = address_for(person, channel)
     if address is None:
@@ -97,7 +101,9 @@ async def enqueue(
                 "kind": kind,
                 "priority": PRIORITY[kind],
                 "segments": count_segments(body) if channel == "sms" else 1,
-                "status": "queued",
+                "status": "sent" if inline_provider else "queued",
+                "provider": inline_provider,
+                "sent_at": now if inline_provider else None,
                 # Same time and priority: the lower id (the intro) goes first.
                 "not_before": not_before or now,
                 "expires_at": expires_at,

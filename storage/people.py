@@ -67,3 +67,17 @@ def new_person(
         telegram_status="ok",
         created_at=now,
     )
+
+
+def apply_delivery_effect(person: Person, effect: str | None, now: datetime) -> None:
+    """What a provider's permanent error tells us about a person (one place for the sender and
+    the status callbacks): unsubscribed at the carrier, a bad number, or a blocked bot."""
+    if effect == "opted_out":
+        if person.consent != "opted_out":
+            person.consent = "opted_out"
+            person.consent_source = "carrier"
+            person.consent_at = now
+    elif effect in ("invalid", "not_mobile"):
+        person.phone_status = effect
+    elif effect == "blocked":
+        person.telegram_status = "blocked"
