@@ -1,0 +1,20 @@
+"""The ``turnout`` command. Each group lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """turnout: get people into the room.
+
+    Settings come from TURNOUT_* environment variables (and a .env file). With no Twilio
+    credentials everything runs in the sandbox: nothing leaves the machine.
+    """
+
+
+def main() -> None:
+    from bot.cli import messages, server  # noqa: F401  (registers commands)
+
+    cli()

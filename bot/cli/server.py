@@ -1,0 +1,80 @@
+"""``turnout serve`` and ``turnout db upgrade``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+from aiohttp import web
+
+from bot.app import create_app
+from bot.cli import cli
+from bot.cli.common import load_settings, open_db, run, setup_logging
+from storage.db import Database
+from storage.migrate import upgrade
+
+
+@cli.command()
+@click.option("--host", help="Interface to listen on (default TURNOUT_HOST, 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default TURNOUT_PORT, 8080).")
+@run
+async def serve(host: str | None, port: int | None) -> None:
+    """Run the web server: Twilio and Telegram webhooks, /healthz (and the worker in-process
+    unless TURNOUT_RUN_WORKER_IN_SERVER=false)."""
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    db = await open_db(settings)
+    app = create_app(settings, db=db, extensions=server_extensions(settings))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    try:
+        await web.TCPSite(runner, bind_host, bind_port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        await db.dispose()
+        raise click.ClickException(
+            f"cannot listen on {bind_host}:{bind_port}: {exc.strerror}"
+        ) from None
+    click.echo(f"turnout listening on http://{bind_host}:{bind_port}")
+    if settings.sms_provider == "sandbox":
+        click.echo(
+            "SMS: sandbox (no Twilio credentials): nothing leaves this machine. "
+            "Try: turnout text +447700900001 YES"
+        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        click.echo("shutting down")
+        await runner.cleanup()
+        await db.dispose()
+
+
+def server_extensions(settings: object) -> list:  # type: ignore[type-arg]
+    """Start/stop hooks the server runs (the in-process worker, Telegram)."""
+    return []
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@run
+async def db_upgrade() -> None:
+    """Apply every pending migration (SQLite or PostgreSQL)."""
+    settings = load_settings()
+    database = Database.from_url(settings.database_url)
+    try:
+        await upgrade(database.engine)
+    except Exception as exc:
+        raise click.ClickException(f"migration failed: {exc}") from None
+    finally:
+        await database.dispose()
+    click.echo("database is up to date")
