@@ -59,10 +59,16 @@ async def led_institutions(session: AsyncSession, person_id: int) -> list[Instit
     return list(result)
 
 
+def _simple(text: str) -> str:
+    """``"St Mary's"`` and ``"st marys"`` compare equal; so do ``"Al-Noor"`` and ``"al noor"``."""
+    kept = "".join(ch if ch.isalnum() else " " for ch in text.casefold().replace("'", ""))
+    return " ".join(kept.replace("’", "").split())
+
+
 def pick_institution(institutions: list[Institution], hint: str) -> Institution | None:
     """The one institution meant: the only one, or the one whose name contains ``hint``."""
-    hint = hint.strip().lower()
-    if hint:
-        named = [i for i in institutions if hint in i.name.lower()]
+    wanted = _simple(hint)
+    if wanted:
+        named = [i for i in institutions if wanted in _simple(i.name)]
         return named[0] if len(named) == 1 else None
     return institutions[0] if len(institutions) == 1 else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.clock import FakeClock
-from bot.inbound import IncomingText, InboundPipeline
+from bot.inbound import InboundPipeline, IncomingText
 from config.settings import Settings
 from storage.db import Database
 from storage.models import InboundMessage, Invitation, OutboxMessage, Person, RsvpEvent

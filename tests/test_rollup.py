@@ -1,0 +1,104 @@
+"""The per-institution rollup: committed vs confirmed vs attended."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.clock import FakeClock
+from storage.commitments import set_commitment
+from storage.db import Database
+from storage.models import Attendance, Membership
+from storage.rollup import NO_INSTITUTION, action_rollup
+from tests import factories as f
+
+
+async def test_it_counts_each_institution_the_no_institution_row_and_unique_people(
+    db: Database, clock: FakeClock
+) -> None:
+    now = clock.now()
+    async with db.session() as s:
+        mary = await f.institution(s, "St Mary's Church", now)
+        mosque = await f.institution(s, "Al-Noor Mosque", now)
+        quiet = await f.institution(s, "Judgemeadow Community College", now, kind="school")
+        action = await f.action(s, now)
+        other = await f.action(s, now, slug="training", title="Leaders training")
+        ann = await f.person(s, "Ann Patel", 1, now, institution=mary, role="leader")
+        bilal = await f.person(s, "Bilal Khan", 2, now, institution=mosque)
+        cara = await f.person(s, "Cara Jones", 3, now, institution=mary)
+        dev = await f.person(s, "Dev Mistry", 4, now, institution=mary)
+        eve = await f.person(s, "Eve Walsh", 5, now)  # no institution
+        walk_in = await f.person(s, "Femi Ade", 6, now)  # no institution, not invited
+        # Ann belongs to both the church and the mosque: counted in both rows, once in unique.
+        s.add(Membership(person_id=ann.id, institution_id=mosque.id, role="member", created_at=now))
+        invs = {p.id: await f.invite(s, action, p, now) for p in (ann, bilal, cara, dev, eve)}
+        other_inv = await f.invite(s, other, bilal, now)
+        for person, response, guests in (
+            (ann, "yes", 2),
+            (bilal, "maybe", 0),
+            (cara, "no", 0),
+            (eve, "yes", 1),
+        ):
+            invs[person.id].response = response
+            invs[person.id].guests = guests
+        other_inv.response = "yes"  # another action: must not leak in
+        await set_commitment(
+            s,
+            action_id=action.id,
+            institution_id=mary.id,
+            number=40,
+            set_by_id=ann.id,
+            channel="sms",
+            now=now,
+        )
+        await set_commitment(
+            s,
+            action_id=action.id,
+            institution_id=mary.id,
+            number=45,
+            set_by_id=ann.id,
+            channel="sms",
+            now=now + timedelta(hours=1),
+        )
+        for person in (ann, walk_in):
+            s.add(Attendance(action_id=action.id, person_id=person.id, source="checkin", at=now))
+        await s.flush()
+        rollup = await action_rollup(s, action)
+
+    by_name = {r.institution: r for r in rollup.rows}
+    assert list(by_name) == ["Al-Noor Mosque", "Judgemeadow Community College", "St Mary's Church"]
+    church = rollup.row_for(mary.id)
+    assert (church.committed, church.yes, church.guests, church.no, church.not_replied) == (
+        45,
+        1,
+        2,
+        1,
+        1,
+    )
+    assert church.attended == 1
+    assert church.confirmed == 3 and church.gap == 42
+    mosque_row = rollup.row_for(mosque.id)
+    assert (mosque_row.yes, mosque_row.maybe, mosque_row.committed, mosque_row.gap) == (
+        1,
+        1,
+        None,
+        None,
+    )
+    idle = rollup.row_for(quiet.id)
+    assert idle.invited == 0 and idle.attended == 0
+    loose = rollup.no_institution
+    assert loose.institution == NO_INSTITUTION
+    assert (loose.yes, loose.guests, loose.attended) == (1, 1, 1)
+    # Ann counts in two rows (her yes and her attendance); unique counts her once.
+    assert rollup.totals.yes == 3 and rollup.unique_yes == 2
+    assert rollup.totals.attended == 3 and rollup.unique_attended == 2
+    assert rollup.totals.committed == 45
+
+
+async def test_a_leaders_view_has_only_their_institution(db: Database, clock: FakeClock) -> None:
+    now = clock.now()
+    async with db.session() as s:
+        mary = await f.institution(s, "St Mary's Church", now)
+        await f.institution(s, "Al-Noor Mosque", now)
+        action = await f.action(s, now)
+        rollup = await action_rollup(s, action, institution_id=mary.id)
+    assert [r.institution for r in rollup.rows] == ["St Mary's Church"]
