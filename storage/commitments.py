@@ -61,8 +61,8 @@ async def led_institutions(session: AsyncSession, person_id: int) -> list[Instit
 
 def _simple(text: str) -> str:
     """``"St Mary's"`` and ``"st marys"`` compare equal; so do ``"Al-Noor"`` and ``"al noor"``."""
-    kept = "".join(ch if ch.isalnum() else " " for ch in text.casefold().replace("'", ""))
-    return " ".join(kept.replace("’", "").split())
+    text = text.casefold().replace("'", "").replace("\u2019", "")
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
 
 
 def pick_institution(institutions: list[Institution], hint: str) -> Institution | None:
