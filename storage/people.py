@@ -28,7 +28,11 @@ def normalise_phone(raw: str, region: str) -> str:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise BadPhone(f"not a phone number ({exc._msg})") from None
-    if not phonenumbers.is_possible_number(number):
+    # IS_POSSIBLE_LOCAL_ONLY ("0770") is not enough: we need a number that can be dialled.
+    if (
+        phonenumbers.is_possible_number_with_reason(number)
+        != phonenumbers.ValidationResult.IS_POSSIBLE
+    ):
         raise BadPhone("not a possible phone number")
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 

@@ -15,6 +15,6 @@ def cli() -> None:
 
 
 def main() -> None:
-    from bot.cli import actions, messages, server  # noqa: F401  (registers commands)
+    from bot.cli import actions, messages, people, server  # noqa: F401  (registers commands)
 
     cli()

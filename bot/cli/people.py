@@ -1,0 +1,97 @@
+"""``turnout people``: import from a spreadsheet, list."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+
+from bot.cli import cli
+from bot.cli.common import load_settings, run, table, with_db
+from bot.clock import SystemClock
+from storage.db import Database
+from storage.importer import ImportRejected, read_people, write_people
+from storage.models import Institution, Membership, Person
+from storage.people import mask_phone
+
+
+@cli.group()
+def people() -> None:
+    """People and their institutions."""
+
+
+@people.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@run
+async def import_(csv_file: Path) -> None:
+    """Import people from a CSV with a header row.
+
+    Columns: name, phone (required); institution, role (member/leader/organiser), language
+    (en/cy/pl), timezone, institution_type (optional). Every bad row is reported by line
+    number and then nothing is imported; the same phone twice is one person.
+    """
+    settings = load_settings()
+    try:
+        parsed = await asyncio.to_thread(read_people, csv_file, settings=settings)
+    except ImportRejected as rejected:
+        for line in rejected.lines():
+            click.echo(line, err=True)
+        raise click.ClickException("nothing was imported") from None
+
+    async def body(db: Database) -> None:
+        with click.progressbar(length=parsed.rows_read, label="importing", file=None) as bar:
+            report = await write_people(db, parsed, now=SystemClock().now(), progress=bar.update)
+        for line in report.lines():
+            click.echo(line)
+
+    await with_db(settings, body)
+
+
+@people.command("list")
+@click.option("--institution", help="Only this institution's people.")
+@click.option("--show-phones", is_flag=True, help="Show whole phone numbers (organisers only).")
+@run
+async def list_people(institution: str | None, show_phones: bool) -> None:
+    """People with their institutions, roles, language and consent."""
+    settings = load_settings()
+
+    async def body(db: Database) -> None:
+        aggregate = func.group_concat if db.is_sqlite else func.string_agg
+        names = aggregate(Institution.name + ":" + Membership.role, ", ")
+        query = (
+            select(Person, names)
+            .outerjoin(Membership, Membership.person_id == Person.id)
+            .outerjoin(Institution, Institution.id == Membership.institution_id)
+            .group_by(Person.id)
+            .order_by(Person.name)
+        )
+        if institution:
+            query = query.where(
+                Person.id.in_(
+                    select(Membership.person_id)
+                    .join(Institution, Institution.id == Membership.institution_id)
+                    .where(func.lower(Institution.name) == institution.lower())
+                )
+            )
+        async with db.session() as session:
+            rows = (await session.execute(query)).all()
+        click.echo(
+            table(
+                ["id", "name", "phone", "language", "consent", "institutions"],
+                [
+                    [
+                        p.id,
+                        p.name,
+                        p.phone if show_phones else mask_phone(p.phone),
+                        p.language,
+                        p.consent,
+                        groups or "-",
+                    ]
+                    for p, groups in rows
+                ],
+            )
+        )
+
+    await with_db(settings, body)
