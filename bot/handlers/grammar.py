@@ -4,7 +4,9 @@
 database; the handlers decide what an intent does for a given person.
 
 Opt-out words are matched first and generously: texting CANCEL or END always means "stop
-texting me" (carriers treat them so), never "cancel my RSVP".
+texting me" (carriers treat them so), never "cancel my RSVP". Typos are forgiven only when the
+whole message is one word ("stpo", "mabye"): the first word of a sentence must be exact, or
+"Year 6 trip?" would be a YES with six guests. Opting back in takes an exact START.
 """
 
 from __future__ import annotations
@@ -80,7 +82,33 @@ STOP_WORDS = {
     "rezygnuje",  # Polish, "I resign" (rezygnuję without the accent)
 }
 START_WORDS = {"start", "unstop", "optin", "subscribe", "resubscribe"}
-HELP_WORDS = {"help", "info", "helpu", "pomoc"}
+# Words that may surround STOP or START without changing what it means ("please stop texting me").
+KEYWORD_FILLER = {
+    "please",
+    "pls",
+    "plz",
+    "now",
+    "all",
+    "it",
+    "me",
+    "us",
+    "again",
+    "text",
+    "texts",
+    "texting",
+    "message",
+    "messages",
+    "messaging",
+    "sending",
+    "contacting",
+    "this",
+    "these",
+    "thanks",
+    "thank",
+    "you",
+}
+HELP_WORDS = {"help", "info", "helpu", "cymorth", "pomoc"}
+LANG_WORDS = {"lang", "language", "iaith", "jezyk"}
 YES_WORDS = {
     "yes",
     "y",
@@ -91,22 +119,24 @@ YES_WORDS = {
     "yup",
     "ya",
     "ye",
-    "yess",
-    "yesss",
     "yas",
     "ok",
     "okay",
     "sure",
     "coming",
     "ie",  # Welsh
+    "ydw",  # Welsh, "I am"
+    "dof",  # Welsh, "I'll come"
+    "byddaf",  # Welsh, "I'll be (there)"
     "tak",  # Polish
+    "bede",  # Polish, "I'll be (there)" (będę)
+    "przyjde",  # Polish, "I'll come" (przyjdę)
+    "jasne",  # Polish, "sure"
 }
-NO_WORDS = {"no", "n", "nope", "nah", "noo", "na", "nie", "cant", "not coming"}
+NO_WORDS = {"no", "n", "nope", "nah", "cant", "na", "nie"}
 MAYBE_WORDS = {
     "maybe",
     "m",
-    "mabye",
-    "maybee",
     "mayb",
     "mybe",
     "maby",
@@ -114,9 +144,41 @@ MAYBE_WORDS = {
     "possibly",
     "efallai",  # Welsh
     "moze",  # Polish (może)
-    "chyba",
+    "chyba",  # Polish, "probably"
 }
-HERE_WORDS = {"here", "arrived", "im here", "i am here", "checkin", "check in", "yma", "jestem"}
+HERE_WORDS = {"here", "arrived", "checkin", "yma", "jestem"}
+# Whole messages of more than one word whose meaning the word rules would get wrong or miss.
+PHRASES: dict[str, Rsvp | CheckIn] = {
+    "count me in": Rsvp("yes"),
+    "im in": Rsvp("yes"),
+    "cant wait": Rsvp("yes"),
+    "ill be there": Rsvp("yes"),
+    "i will be there": Rsvp("yes"),
+    "see you there": Rsvp("yes"),
+    "na pewno": Rsvp("yes"),  # Polish, "definitely"
+    "count me out": Rsvp("no"),
+    "not coming": Rsvp("no"),
+    "im not coming": Rsvp("no"),
+    "cant come": Rsvp("no"),
+    "i cant come": Rsvp("no"),
+    "not sure": Rsvp("maybe"),
+    "im not sure": Rsvp("maybe"),
+    "dont know": Rsvp("maybe"),
+    "i dont know": Rsvp("maybe"),
+    "nie wiem": Rsvp("maybe"),  # Polish, "I don't know"
+    "ddim yn siwr": Rsvp("maybe"),  # Welsh, "not sure"
+    "im here": CheckIn(),
+    "i am here": CheckIn(),
+    "here now": CheckIn(),
+    "just arrived": CheckIn(),
+    "ive arrived": CheckIn(),
+    "check in": CheckIn(),
+    "dw i yma": CheckIn(),  # Welsh
+    "rydw i yma": CheckIn(),
+    "juz jestem": CheckIn(),  # Polish, "I'm here already"
+}
+# Start like an answer but are not one.
+NOT_ANSWERS = {"no problem", "no worries", "no bother", "no probs"}
 YES_EMOJI = {"👍", "✅", "🙋", "👌", "✔"}
 NO_EMOJI = {"👎", "❌"}
 MAYBE_EMOJI = {"🤔", "🤷"}
@@ -133,27 +195,50 @@ def normalise(text: str) -> str:
     return " ".join(cleaned.split())
 
 
+def _squeeze(word: str) -> str:
+    """Letters held down collapse to one: ``yesss`` -> ``yes``, ``stopp`` -> ``stop``."""
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+def _same(word: str, vocabulary: set[str]) -> bool:
+    """Exact, or with letters held down (``yesss``, ``noo``, ``maybee``)."""
+    return word in vocabulary or _squeeze(word) in {_squeeze(known) for known in vocabulary}
+
+
 def _close(word: str, vocabulary: set[str]) -> bool:
-    """Exact, or one edit away for words of four letters or more (``yess``, ``maybr``)."""
-    if word in vocabulary:
+    """``word`` is in ``vocabulary`` give or take a slip of the thumb: letters held down
+    (``yesss``), two neighbours swapped (``stpo``, four letters or more), or for words of five
+    letters or more one letter wrong, missing or extra (``unsubscibe``, ``maybee``). Shorter
+    words get no more than that: ``year``, ``more`` and ``where`` are real words."""
+    if _same(word, vocabulary):
         return True
-    if len(word) < 4:
-        return False
-    return any(len(v) >= 4 and _edit_distance_at_most_one(word, v) for v in vocabulary)
-
-
-def _edit_distance_at_most_one(a: str, b: str) -> bool:
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diffs = [i for i in range(len(a)) if a[i] != b[i]]
-        if len(diffs) <= 1:
+    for known in vocabulary:
+        if len(word) >= 4 and len(known) >= 4 and _swapped(word, known):
             return True
-        # One transposition ("stpo") counts as one slip.
-        i, j = diffs[0], diffs[-1]
-        return len(diffs) == 2 and j == i + 1 and a[i] == b[j] and a[j] == b[i]
+        if len(word) >= 5 and len(known) >= 5 and _one_edit(word, known):
+            return True
+    return False
+
+
+def _swapped(a: str, b: str) -> bool:
+    """Equal but for two neighbouring letters in the other order."""
+    if len(a) != len(b):
+        return False
+    diffs = [i for i in range(len(a)) if a[i] != b[i]]
+    if len(diffs) != 2:
+        return False
+    i, j = diffs
+    return j == i + 1 and a[i] == b[j] and a[j] == b[i]
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """One letter substituted, inserted or deleted."""
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+    return len(long_) == len(short) + 1 and any(
+        long_[:i] + long_[i + 1 :] == short for i in range(len(long_))
+    )
 
 
 def _emoji_intent(text: str) -> Rsvp | None:
@@ -171,6 +256,19 @@ def _emoji_intent(text: str) -> Rsvp | None:
     return None
 
 
+def _keyword(words: list[str], vocabulary: set[str], *, forgiving: bool) -> bool:
+    """The message is one of ``vocabulary`` (run together or spaced: "opt out", "stop all"),
+    or such a word among filler ("please stop texting me")."""
+    if "".join(words) in vocabulary:
+        return True
+    if len(words) == 1:
+        return forgiving and _close(words[0], vocabulary)
+    # END inside a sentence is just a word ("end of the road").
+    return any(w in vocabulary and w != "end" for w in words) and all(
+        w in vocabulary or w in KEYWORD_FILLER for w in words
+    )
+
+
 def parse(text: str) -> Intent:
     emoji = _emoji_intent(text)
     if emoji is not None:
@@ -178,58 +276,68 @@ def parse(text: str) -> Intent:
     norm = normalise(text)
     if not norm:
         return Other(text)
-    words = norm.split()
+    words = re.sub(r"\bopt (out|in)\b", r"opt\1", norm).split()  # "opt out please"
     first, rest = words[0], words[1:]
-    joined = norm.replace(" ", "")
+    single = len(words) == 1
 
-    # Opt-out first: a single word (or "opt out", "stop all", "stop texting me").
-    if joined in STOP_WORDS or (len(words) <= 3 and _close(first, STOP_WORDS) and first != "end"):
+    # Opt-out first and generously (typos too); opting back in must be deliberate.
+    if _keyword(words, STOP_WORDS, forgiving=True):
         return Stop()
-    if first == "end" and len(words) == 1:
-        return Stop()
-    if joined in START_WORDS or (len(words) == 1 and _close(first, START_WORDS)):
+    if _keyword(words, START_WORDS, forgiving=False):
         return Start()
-    if len(words) == 1 and _close(first, HELP_WORDS):
+    if single and _close(first, HELP_WORDS):
         return Help()
-    if first in ("lang", "language", "iaith", "jezyk") and len(rest) == 1:
-        return Lang(rest[0][:8])
-    if first == "commit" or (len(first) >= 5 and _close(first, {"commit"})):
+    if first in LANG_WORDS and len(rest) <= 1:
+        return Lang(rest[0][:8] if rest else "")
+    if norm in PHRASES:
+        return PHRASES[norm]
+    if _close(first, {"commit"}):
         if rest and rest[0].isdigit():
             return Commit(int(rest[0][:6]), " ".join(rest[1:]))
         return Other(text)
     if first == "count" and len(words) <= 4:
         return Count(" ".join(rest))
-    if norm in HERE_WORDS or (len(words) == 1 and _close(first, HERE_WORDS)):
+    if single and _close(first, HERE_WORDS):
         return CheckIn()
-
-    response = _response(first)
-    if response is not None:
-        guests, hint = _guests_and_hint(rest)
-        if guests is None:
-            return Other(text)
-        return Rsvp(response, guests if response != "no" else 0, hint)
-    # "Y2", "yes+2"
-    m = re.fullmatch(r"(y|yes)\+?(\d{1,2})", joined)
-    if m:
-        guests = int(m.group(2))
-        return Rsvp("yes", guests) if guests <= MAX_GUESTS else Other(text)
-    if norm in NO_WORDS:
-        return Rsvp("no")
+    if single or ("?" not in text and norm not in NOT_ANSWERS):
+        rsvp = _rsvp(first, rest)
+        if rsvp is not None:
+            return rsvp
     return Other(text)
 
 
-def _response(word: str) -> str | None:
-    if word in YES_WORDS or _close(word, {w for w in YES_WORDS if len(w) >= 4} | {"yes"}):
-        return "yes"
-    if word in MAYBE_WORDS or _close(word, MAYBE_WORDS):
-        return "maybe"
-    if word in NO_WORDS:
-        return "no"
+def _rsvp(first: str, rest: list[str]) -> Rsvp | None:
+    """``yes``, ``YES 2``, ``Y2``, ``yes +2 guests``, ``no thanks``, ``maybe assembly``."""
+    joined = re.fullmatch(r"(y|yes)\+?(\d{1,3})", first)  # "Y2", "yes+2"
+    if joined:
+        first, rest = "yes", [joined.group(2), *rest]
+    response = _response(first, forgiving=not rest)
+    if response is None:
+        return None
+    guests, hint = _guests_and_hint(rest)
+    if guests is None or (hint and len(first) < 2):
+        # "1 more question", "n o t": one letter is an answer only alone or with a number.
+        return None
+    return Rsvp(response, guests if response == "yes" else 0, hint)
+
+
+def _response(word: str, *, forgiving: bool) -> str | None:
+    """yes / no / maybe for an answer word; typos forgiven only when it is the whole message."""
+    answers = (("yes", YES_WORDS), ("maybe", MAYBE_WORDS), ("no", NO_WORDS))
+    for response, vocabulary in answers:
+        if _same(word, vocabulary):
+            return response
+    for response, vocabulary in answers:
+        if forgiving and _close(word, vocabulary):
+            return response
     return None
 
 
 def _guests_and_hint(rest: list[str]) -> tuple[int | None, str]:
-    """``["2"]`` -> 2 guests; ``["+2", "guests"]`` -> 2; ``["assembly"]`` -> hint."""
+    """``["2"]`` -> 2 guests; ``["+2", "guests"]`` and ``["with", "2"]`` -> 2; ``["assembly"]``
+    -> hint; ``None`` when there are too many guests or it reads like a sentence."""
+    if rest and rest[0] in ("with", "plus", "and"):
+        rest = rest[1:]
     if not rest:
         return 0, ""
     m = _NUMBER.match(rest[0])
