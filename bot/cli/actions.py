@@ -1,25 +1,52 @@
-"""Actions from the terminal: list them and print an action's rollup."""
+"""Actions from the terminal: create, list, invite, reschedule, cancel, the rollup, the digest,
+and planning "as if" at a given time (to see the reminder ladder in the sandbox)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import cli
 from bot.cli.common import load_settings, run, table, with_db
 from bot.clock import SystemClock
 from config.messages import format_when
+from config.settings import Settings
+from scheduler.digest import build_digest, plan_digests, render_text
+from scheduler.planner import plan
+from storage import actions as store
 from storage.db import Database
-from storage.models import Action
+from storage.models import ACTION_KINDS, Action, Institution
 from storage.rollup import Rollup, RollupRow, action_rollup
 
+T = TypeVar("T")
 
-async def find_action(db: Database, slug: str) -> Action:
-    async with db.session() as session:
-        action = await session.scalar(select(Action).where(Action.slug == slug))
-    if action is None:
-        raise click.ClickException(f"no action called {slug!r} (see `turnout actions list`)")
-    return action
+
+def local_time(value: str, settings: Settings) -> datetime:
+    """``2026-03-14 18:30`` in TURNOUT_DEFAULT_TIMEZONE (or with an explicit offset)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: expected a date and time like 2026-03-14 18:30"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(settings.default_timezone))
+    return parsed
+
+
+async def in_session(db: Database, body: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """One transaction; an ActionError becomes a clean CLI error (and nothing is written)."""
+    try:
+        async with db.session() as session:
+            return await body(session)
+    except store.ActionError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def rollup_table(rollup: Rollup) -> str:
@@ -66,36 +93,82 @@ async def rollup(slug: str) -> None:
     """Print an action's turnout per institution: committed, confirmed, attended."""
     settings = load_settings()
 
-    async def body(db: Database) -> None:
-        action = await find_action(db, slug)
-        async with db.session() as session:
-            result = await action_rollup(session, action)
+    async def body(session: AsyncSession) -> tuple[Action, Rollup]:
+        action = await store.get_action(session, slug)
+        return action, await action_rollup(session, action)
+
+    async def main(db: Database) -> None:
+        action, result = await in_session(db, body)
         when = format_when(action.starts_at, "en", settings.default_timezone)
-        click.echo(f"{action.title} ({action.slug}), {when}, {action.place}")
+        click.echo(f"{action.title} ({action.slug}), {when}, {action.place} [{action.status}]")
         click.echo(rollup_table(result))
 
-    await with_db(settings, body)
+    await with_db(settings, main)
 
 
 @cli.group()
 def actions() -> None:
-    """Create and list actions (assemblies, actions, house meetings, trainings)."""
+    """Create, list, reschedule and cancel actions (assemblies, house meetings, trainings)."""
+
+
+@actions.command("create")
+@click.argument("slug")
+@click.option("--title", required=True, help="What people are invited to.")
+@click.option("--start", required=True, help="Local start, e.g. '2026-03-14 18:30'.")
+@click.option("--hours", default=2.0, show_default=True, help="How long it lasts.")
+@click.option("--place", required=True, help="Where people should go.")
+@click.option("--kind", type=click.Choice(ACTION_KINDS), default="assembly", show_default=True)
+@click.option("--bring", default="", help="What to bring (goes in the on-the-day reminder).")
+@click.option("--target", type=int, help="The organiser's overall turnout target.")
+@run
+async def create(
+    slug: str,
+    title: str,
+    start: str,
+    hours: float,
+    place: str,
+    kind: str,
+    bring: str,
+    target: int | None,
+) -> None:
+    """Create an action called SLUG (a short name people and commands use)."""
+    settings = load_settings()
+    starts_at = local_time(start, settings)
+
+    async def body(session: AsyncSession) -> Action:
+        return await store.create_action(
+            session,
+            slug=slug,
+            title=title,
+            kind=kind,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=hours),
+            place=place,
+            bring=bring,
+            target=target,
+            now=SystemClock().now(),
+        )
+
+    async def main(db: Database) -> None:
+        action = await in_session(db, body)
+        when = format_when(action.starts_at, "en", settings.default_timezone)
+        click.echo(f"created {action.slug}: {action.title}, {when}, {action.place}")
+
+    await with_db(settings, main)
 
 
 @actions.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include past and cancelled actions.")
 @run
-async def list_actions(show_all: bool) -> None:
+async def list_(show_all: bool) -> None:
     """Upcoming actions, soonest first."""
     settings = load_settings()
-    now = SystemClock().now()
 
-    async def body(db: Database) -> None:
-        query = select(Action).order_by(Action.starts_at)
-        if not show_all:
-            query = query.where(Action.ends_at > now).where(Action.status == "scheduled")
-        async with db.session() as session:
-            rows = list(await session.scalars(query))
+    async def body(session: AsyncSession) -> list[Action]:
+        return await store.list_actions(session, now=SystemClock().now(), include_past=show_all)
+
+    async def main(db: Database) -> None:
+        rows = await in_session(db, body)
         click.echo(
             table(
                 ["name", "title", "kind", "when", "place", "target", "status"],
@@ -114,4 +187,135 @@ async def list_actions(show_all: bool) -> None:
             )
         )
 
-    await with_db(settings, body)
+    await with_db(settings, main)
+
+
+@actions.command("reschedule")
+@click.argument("slug")
+@click.option("--start", help="New local start, e.g. '2026-03-21 18:30'.")
+@click.option("--hours", type=float, help="New length in hours (default: keep it).")
+@click.option("--place", help="New place.")
+@run
+async def reschedule(slug: str, start: str | None, hours: float | None, place: str | None) -> None:
+    """Move an action; everyone who said yes or maybe is told once."""
+    settings = load_settings()
+    if start is None and hours is None and place is None:
+        raise click.UsageError("give --start, --hours or --place")
+
+    async def body(session: AsyncSession) -> store.ChangeReport:
+        action = await store.get_action(session, slug)
+        starts_at = local_time(start, settings) if start else action.starts_at
+        length = timedelta(hours=hours) if hours else action.ends_at - action.starts_at
+        return await store.reschedule(
+            session,
+            action,
+            starts_at=starts_at,
+            ends_at=starts_at + length,
+            place=place,
+            now=SystemClock().now(),
+            settings=settings,
+        )
+
+    async def main(db: Database) -> None:
+        report = await in_session(db, body)
+        click.echo(
+            f"{slug}: revision {report.revision}; {report.notified} told of the change, "
+            f"{report.superseded} queued messages replaced, {report.reinvited} re-invited"
+        )
+
+    await with_db(settings, main)
+
+
+@actions.command("cancel")
+@click.argument("slug")
+@click.confirmation_option(prompt="Cancel the action and text everyone who said yes or maybe?")
+@run
+async def cancel(slug: str) -> None:
+    """Cancel an action; everyone who said yes or maybe is told once."""
+    settings = load_settings()
+
+    async def body(session: AsyncSession) -> store.ChangeReport:
+        action = await store.get_action(session, slug)
+        return await store.cancel(session, action, now=SystemClock().now(), settings=settings)
+
+    async def main(db: Database) -> None:
+        report = await in_session(db, body)
+        click.echo(f"{slug}: cancelled; {report.notified} told, {report.superseded} unsent dropped")
+
+    await with_db(settings, main)
+
+
+@cli.command()
+@click.argument("slug")
+@click.option("--institution", help="Only this institution's members (default: everyone).")
+@run
+async def invite(slug: str, institution: str | None) -> None:
+    """Invite people to an action by SMS (in each person's waking hours)."""
+    settings = load_settings()
+
+    async def body(session: AsyncSession) -> store.InviteReport:
+        action = await store.get_action(session, slug)
+        institution_id = None
+        if institution:
+            institution_id = await session.scalar(
+                select(Institution.id).where(
+                    func.lower(Institution.name) == institution.strip().lower()
+                )
+            )
+            if institution_id is None:
+                raise store.ActionError(f"no institution called {institution!r}")
+        return await store.invite(
+            session,
+            action,
+            institution_id=institution_id,
+            settings=settings,
+            now=SystemClock().now(),
+        )
+
+    async def main(db: Database) -> None:
+        r = await in_session(db, body)
+        click.echo(
+            f"invited {r.invited} (already invited {r.already_invited}); {r.queued} invitations "
+            f"queued, {r.dropped} dropped (too late for quiet hours); skipped: "
+            f"{r.skipped_opted_out} opted out, {r.skipped_unreachable} unreachable"
+        )
+
+    await with_db(settings, main)
+
+
+@cli.command()
+@click.option("--at", "at", help="Build it as if it were this local time (default: now).")
+@run
+async def digest(at: str | None) -> None:
+    """Print the organisers' turnout digest for every upcoming action."""
+    settings = load_settings()
+    now = local_time(at, settings) if at else SystemClock().now()
+
+    async def main(db: Database) -> None:
+        async with db.session() as session:
+            result = await build_digest(session, settings, now)
+        click.echo(render_text(result))
+
+    await with_db(settings, main)
+
+
+@cli.command("plan")
+@click.option("--at", "at", help="Plan as if it were this local time, e.g. '2026-03-12 18:30'.")
+@run
+async def plan_(at: str | None) -> None:
+    """Plan the reminders and digests due now (or "as if" at --at), then show what is queued.
+
+    Planning twice queues nothing twice. In the sandbox, `turnout send --at` then "sends" them.
+    """
+    settings = load_settings()
+    now = local_time(at, settings) if at else SystemClock().now()
+
+    async def main(db: Database) -> None:
+        report = await plan(db, settings, now)
+        digests = await plan_digests(db, settings, now)
+        click.echo(report.summary())
+        click.echo(
+            f"digests {digests.digests} (charts {digests.charts}), leader nudges {digests.nudges}"
+        )
+
+    await with_db(settings, main)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from bot.handlers import actions
+from bot.handlers import actions, followup
 from bot.handlers.base import Context
 from bot.handlers.grammar import Rsvp
 from storage.models import Action, Invitation, RsvpEvent
 
 
 async def handle(ctx: Context, intent: Rsvp) -> None:
+    if await followup.answer(ctx, intent):  # a YES/NO to "did you make it?"
+        return
     open_ = await actions.open_invitations(ctx.session, ctx.person.id, ctx.now)
     if not open_:
         latest = await actions.latest_invitation(ctx.session, ctx.person.id)

@@ -1,0 +1,288 @@
+"""The reminder ladder: who hears what about an action, when, and until when it is still worth
+sending. The planner (scheduler/planner.py) turns it into outbox rows.
+
+The default ladder, per action (each step can be moved or switched off per action with
+:func:`set_step`; times are relative to the action's start or end):
+
+=================  ====================================  ===============  ======================
+step               to                                    due              dropped if it cannot
+                                                                          arrive by
+=================  ====================================  ===============  ======================
+confirmation       whoever replies YES or MAYBE          at once          (see below)
+still_coming       yes and maybe (answered before due)   start - 2 days   start - 12 h
+nudge              not replied (invited before due)      start - 2 days   start - 12 h
+day_of             yes: time, place, what to bring       start - 3 h      start - 30 min
+did_you_make_it    yes but not checked in                end + 1 h        end + 12 h
+thank_you          everyone who attended, with result    end + 20 h       end + 3 days
+=================  ====================================  ===============  ======================
+
+The *confirmation* is the inbound handler's own answer to the RSVP (``rsvp_yes``,
+``rsvp_yes_guests``, ``rsvp_maybe`` from bot.handlers.rsvp): it is written as a reply, so it goes
+at once (replies are exempt from quiet hours) and ahead of bulk sends. The planner never sends a
+second one, so it is not a step here.
+
+A YES within :data:`FOLLOWUP_WINDOW` of a ``did_you_make_it`` question (when that question is
+the last thing we asked the person) records attendance: see bot.handlers.followup.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import String, cast, delete, exists, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+
+from config.messages import format_when
+from config.settings import Settings
+from scheduler.quiet import next_allowed
+from storage.models import (
+    Action,
+    ActionReminder,
+    Attendance,
+    Invitation,
+    OutboxMessage,
+    Person,
+)
+from storage.outbox import Draft, address_for, enqueue
+
+# A YES this long after a "did you make it?" question counts as a check-in.
+FOLLOWUP_WINDOW = timedelta(hours=24)
+FOLLOWUP_TEMPLATE = "did_you_make_it"
+# Messages that ask the person something; their reply answers the latest of them.
+ASKING_TEMPLATES = (
+    "invite",
+    "still_coming",
+    "still_maybe",
+    "nudge",
+    "action_moved",
+    FOLLOWUP_TEMPLATE,
+)
+# A change notice waits for the person's quiet hours to end unless it would then arrive less
+# than this before the action: better a text at night than a wasted journey.
+URGENT_MARGIN = timedelta(hours=2)
+
+Anchor = Literal["start", "end"]
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    anchor: Anchor
+    offset: timedelta  # from the anchor; negative = before it
+    latest: timedelta  # from the anchor: the last useful moment for the message to arrive
+
+    def _anchor(self, action: Action) -> datetime:
+        return action.starts_at if self.anchor == "start" else action.ends_at
+
+    def due(self, action: Action) -> datetime:
+        return self._anchor(action) + self.offset
+
+    def deadline(self, action: Action) -> datetime:
+        """From this moment the message is useless (``expires_at``, exclusive, as the sender
+        treats it): a row that could not go out before it is dropped."""
+        return self._anchor(action) + max(self.latest, self.offset)
+
+
+H = timedelta(hours=1)
+DEFAULT_LADDER: tuple[Step, ...] = (
+    Step("still_coming", "start", -48 * H, -12 * H),
+    Step("nudge", "start", -48 * H, -12 * H),
+    Step("day_of", "start", -3 * H, -H / 2),
+    Step("did_you_make_it", "end", 1 * H, 12 * H),
+    Step("thank_you", "end", 20 * H, 72 * H),
+)
+STEP_KINDS = tuple(step.kind for step in DEFAULT_LADDER)
+
+
+class LadderError(ValueError):
+    pass
+
+
+async def ladder_for(session: AsyncSession, action: Action) -> list[Step]:
+    """The action's ladder: the default, with its per-action changes applied."""
+    overrides = {
+        r.kind: r.offset_minutes
+        for r in await session.scalars(
+            select(ActionReminder).where(ActionReminder.action_id == action.id)
+        )
+    }
+    steps = []
+    for step in DEFAULT_LADDER:
+        if step.kind not in overrides:
+            steps.append(step)
+        elif (minutes := overrides[step.kind]) is not None:
+            steps.append(replace(step, offset=timedelta(minutes=minutes)))
+    return steps
+
+
+async def ladder_schedule(
+    session: AsyncSession, action: Action
+) -> list[tuple[Step, datetime, datetime]]:
+    """The action's ladder as (step, due, last useful moment), soonest first: for the CLI."""
+    steps = await ladder_for(session, action)
+    return sorted(((s, s.due(action), s.deadline(action)) for s in steps), key=lambda t: t[1])
+
+
+async def set_step(
+    session: AsyncSession,
+    action: Action,
+    kind: str,
+    offset: timedelta | None,
+    *,
+    now: datetime,
+) -> None:
+    """Move one step of an action's ladder (``offset`` from its anchor: the start for
+    still_coming, nudge and day_of, the end for did_you_make_it and thank_you), or switch it off
+    (``None``). Takes effect at the next planning run; rows already planned stay."""
+    if kind not in STEP_KINDS:
+        raise LadderError(f"unknown reminder {kind!r}: expected one of {', '.join(STEP_KINDS)}")
+    row = await session.scalar(
+        select(ActionReminder)
+        .where(ActionReminder.action_id == action.id)
+        .where(ActionReminder.kind == kind)
+    )
+    if row is None:
+        row = ActionReminder(action_id=action.id, kind=kind)
+        session.add(row)
+    row.offset_minutes = None if offset is None else int(offset.total_seconds() // 60)
+    row.updated_at = now
+    await session.flush()
+
+
+async def reset_step(session: AsyncSession, action: Action, kind: str) -> None:
+    """Back to the default for this step."""
+    await session.execute(
+        delete(ActionReminder)
+        .where(ActionReminder.action_id == action.id)
+        .where(ActionReminder.kind == kind)
+    )
+
+
+def reminder_key(kind: str, action: Action, person_id: int | str) -> str:
+    return f"reminder:{kind}:{action.id}:r{action.revision}:{person_id}"
+
+
+def audience(action: Action, step: Step, due: datetime) -> Select[int]:
+    """Ids of the people this step goes to who do not have their row yet (an anti-join on the
+    outbox's unique dedupe key, so a replan over a large action costs one indexed scan)."""
+    inv = Invitation
+    key = literal(reminder_key(step.kind, action, ""), String) + cast(Person.id, String(20))
+    planned = exists().where(OutboxMessage.dedupe_key == key)
+    checked_in = (
+        exists().where(Attendance.action_id == action.id).where(Attendance.person_id == Person.id)
+    )
+    if step.kind == "thank_you":
+        query = select(Person.id).join(Attendance, Attendance.person_id == Person.id)
+        query = query.where(Attendance.action_id == action.id)
+    else:
+        query = select(Person.id).join(inv, inv.person_id == Person.id)
+        query = query.where(inv.action_id == action.id)
+        if step.kind == "still_coming":
+            query = query.where(inv.response.in_(("yes", "maybe"))).where(inv.responded_at <= due)
+        elif step.kind == "nudge":
+            query = query.where(inv.response.is_(None)).where(inv.invited_at <= due)
+        elif step.kind == "day_of":
+            query = query.where(inv.response == "yes")
+        elif step.kind == "did_you_make_it":
+            query = query.where(inv.response == "yes").where(~checked_in)
+        else:
+            raise LadderError(f"unknown reminder {step.kind!r}")
+    return query.where(Person.consent != "opted_out").where(~planned).order_by(Person.id)
+
+
+# --- who, where and when: shared by the planner, invitations and change notices -------------
+
+
+def channel_for(person: Person) -> str | None:
+    """SMS when the person has a working number, else Telegram, else no way to reach them."""
+    for channel in ("sms", "telegram"):
+        if address_for(person, channel) is not None:
+            return channel
+    return None
+
+
+def zone_of(person: Person, settings: Settings) -> str:
+    try:
+        zoneinfo.ZoneInfo(person.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return settings.default_timezone
+    return person.timezone
+
+
+def bulk_not_before(person: Person, at: datetime, settings: Settings) -> datetime:
+    """The first moment at or after ``at`` outside the person's quiet hours (their time zone)."""
+    return next_allowed(at, zone_of(person, settings), settings.quiet_start, settings.quiet_end)
+
+
+def urgent_not_before(
+    person: Person, now: datetime, deadline: datetime, settings: Settings
+) -> datetime:
+    """For a change notice: after quiet hours if that is still in time, else at once."""
+    opening = bulk_not_before(person, now, settings)
+    return opening if opening <= deadline - URGENT_MARGIN else now
+
+
+def when_for(person: Person, moment: datetime, settings: Settings) -> str:
+    return format_when(moment, person.language, zone_of(person, settings))
+
+
+def local_time(person: Person, moment: datetime, settings: Settings) -> str:
+    return moment.astimezone(zoneinfo.ZoneInfo(zone_of(person, settings))).strftime("%H:%M")
+
+
+Outcome = Literal["queued", "dropped", "unreachable"]
+
+
+async def place_message(
+    session: AsyncSession,
+    person: Person,
+    draft: Draft,
+    *,
+    settings: Settings,
+    key: str,
+    now: datetime,
+    not_before: datetime,
+    deadline: datetime,
+    action_id: int | None,
+    kind: str = "bulk",
+    channel: str | None = None,
+) -> Outcome:
+    """Enqueue ``draft`` for ``person`` (on ``channel``, else :func:`channel_for`) unless it
+    cannot arrive by ``deadline``: then the row is still written but as ``cancelled`` with
+    error_code ``too_late``, so the drop is on record, counted, and never re-planned (the dedupe
+    key exists). ``key`` must be new."""
+    channel = channel or channel_for(person)
+    if channel is None or address_for(person, channel) is None:
+        return "unreachable"
+    late = not_before >= deadline  # the sender expires a row at expires_at <= now
+    introduced_at = person.introduced_at
+    rows = await enqueue(
+        session,
+        person,
+        draft,
+        dedupe_key=key,
+        now=now,
+        kind=kind,
+        channel=channel,
+        alliance=settings.alliance_name,
+        not_before=not_before,
+        expires_at=deadline,
+        action_id=action_id,
+    )
+    if not late:
+        return "queued"
+    person.introduced_at = introduced_at  # nothing will be sent, so no introduction either
+    for row in rows:
+        if row.status == "queued" and row.created_at == now:
+            row.status = "cancelled"
+            row.error_code = "too_late"
+            row.error_message = (
+                f"planned at {now:%Y-%m-%d %H:%M}Z; quiet hours end {not_before:%Y-%m-%d %H:%M}Z, "
+                f"after the last useful moment {deadline:%Y-%m-%d %H:%M}Z"
+            )
+            row.updated_at = now
+    return "dropped"
