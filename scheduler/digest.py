@@ -32,6 +32,7 @@ from config.messages import format_when
 from config.settings import Settings
 from scheduler.reminders import bulk_not_before, place_message, when_for, zone_of
 from storage.db import Database
+from storage.listening_reports import listening_summary
 from storage.models import (
     Action,
     InboundMessage,
@@ -92,6 +93,7 @@ class Digest:
     inbox_replies: int = 0  # open inbox messages received in the last 24 hours
     failed_messages: int = 0  # outbox rows failed or undelivered in the last 24 hours
     dropped_messages: int = 0  # dropped on purpose (too late) in the last 24 hours
+    listening: list[str] = field(default_factory=list)  # counts and themes, never anyone's words
 
 
 def local_day(now: datetime, timezone: str) -> date:
@@ -149,6 +151,9 @@ async def build_digest(session: AsyncSession, settings: Settings, now: datetime)
         since,
         (OutboxMessage.status == "cancelled") & OutboxMessage.error_code.in_(DROPPED),
     )
+    summary = await listening_summary(session, now)
+    if summary:
+        digest.listening = summary.lines()
     return digest
 
 
@@ -285,6 +290,10 @@ def render_text(digest: Digest, *, max_rows: int = MAX_ROWS) -> str:
     if digest.dropped_messages:
         failed += f" ({digest.dropped_messages} more dropped as too late)"
     out.append(failed)
+    if digest.listening:
+        out.append("")
+        out.append("Listening")
+        out.extend(digest.listening)
     return "\n".join(out)
 
 

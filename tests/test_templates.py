@@ -53,6 +53,11 @@ def typical(language: str) -> dict[str, object]:
         "committed": 40,
         "brought": 37,
         "total": 412,
+        "question": "What is the biggest issue facing you and your family?",
+        "who": "St Mary's Church",
+        "people": 705,
+        "themes": "Housing, Health and wellbeing, Poverty and food",
+        "theme": "Health and wellbeing",
     }
 
 

@@ -8,8 +8,10 @@ which keeps migrations simple on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     ForeignKey,
     Index,
@@ -207,8 +209,9 @@ class InboundMessage(Base):
     sender: Mapped[str] = mapped_column(String(64))  # E.164 or a Telegram chat/user id
     recipient: Mapped[str] = mapped_column(String(64), default="")
     body: Mapped[str] = mapped_column(Text, default="")
+    # A person's texts are personal data: erased with the person.
     person_id: Mapped[int | None] = mapped_column(
-        ForeignKey("people.id", ondelete="SET NULL"), index=True
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
     )
     received_at: Mapped[datetime]
     intent: Mapped[str | None] = mapped_column(String(32))
@@ -251,6 +254,9 @@ class OutboxMessage(Base):
     in_reply_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id", ondelete="SET NULL"), index=True
     )
+    # Channel-specific extras (Telegram: reply_markup, the RSVP card to record or edit); see
+    # bot/channels/telegram.py. Null for a plain text message.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]

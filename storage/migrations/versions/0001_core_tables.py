@@ -173,7 +173,7 @@ def upgrade() -> None:
             ["person_id"],
             ["people.id"],
             name=op.f("fk_inbound_messages_person_id_people"),
-            ondelete="SET NULL",
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_messages")),
         sa.UniqueConstraint(
