@@ -17,6 +17,7 @@ from sqlalchemy import text
 from bot.app_keys import CLOCK, DB, PIPELINE, SETTINGS
 from bot.clock import Clock, SystemClock
 from bot.inbound import InboundPipeline
+from bot.telegram import webhook as telegram
 from bot.webhooks import twilio
 from config.settings import Settings
 from storage.db import Database
@@ -83,4 +84,5 @@ def create_app(
         app.cleanup_ctx.append(extension)
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(twilio.routes())
+    telegram.install(app)
     return app

@@ -43,6 +43,31 @@ RESIDENT_FACING = frozenset(
         "lang_set",
         "lang_unknown",
         "inbox_ack",
+        # Reminder ladder and action changes (scheduler/reminders.py, storage/actions.py).
+        "still_coming",
+        "still_maybe",
+        "nudge",
+        "day_of",
+        "day_of_plain",
+        "did_you_make_it",
+        "followup_yes",
+        "followup_no",
+        "thanks_committed",
+        "thanks_institution",
+        "thanks",
+        "action_moved",
+        "action_cancelled",
+        # Listening (bot/handlers/listening.py, scheduler/listening.py).
+        "listening_question",
+        "listening_next",
+        "listening_nudge",
+        "listening_consent",
+        "listening_consent_retry",
+        "listening_consent_yes",
+        "listening_consent_no",
+        "listening_closed",
+        "listening_report",
+        "listening_theme_invite",
     }
 )
 

@@ -13,6 +13,7 @@ Each secret ``X`` may also be given as ``X_FILE`` (a path whose content is the v
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,12 +66,33 @@ class Settings:
     twilio_from: str = ""
     twilio_api_url: str = ""
     sms_rate_per_second: float = 10.0
+    # Sending (scheduler/sender.py): Telegram's overall cap (its limit is about 30/s), retries
+    # for transient provider errors (exponential backoff with full jitter from BASE up to MAX
+    # seconds), how long a worker's claim on a row lasts, and how long after a lost claim the
+    # provider is asked whether the message went out before it is sent again.
+    telegram_rate_per_second: float = 25.0
+    send_max_attempts: int = 8
+    send_backoff_seconds: float = 5.0
+    send_backoff_max_seconds: float = 1800.0
+    send_lease_seconds: int = 60
+    reconcile_after_seconds: int = 120
     telegram_bot_token: Secret = field(default_factory=lambda: Secret(""))
     telegram_webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     telegram_api_url: str = ""
     quiet_start: time = time(21, 0)
     quiet_end: time = time(9, 0)
     digest_time: time = time(8, 0)
+    # Planning (scheduler/planner.py, scheduler/digest.py): reminders are planned this far
+    # ahead of their due time; an institution with no RSVP for this many days is "idle" in the
+    # digest; leaders get a daily chase nudge for an action starting within this many days.
+    plan_ahead_minutes: int = 15
+    idle_days: int = 3
+    leader_nudge_days: int = 14
+    # Listening (scheduler/listening.py): hours without an answer before the one nudge a person
+    # gets in a campaign (a new campaign's default; 0 = never nudge), and seconds within which a
+    # second text right after an answer is joined to it (people split an answer over texts).
+    listening_nudge_hours: int = 72
+    listening_join_seconds: int = 15
     run_worker_in_server: bool = True
     sandbox_auth_token: Secret = field(default_factory=lambda: Secret("sandbox-auth-token"))
     log_level: str = "INFO"
@@ -128,24 +150,49 @@ class Settings:
             twilio_from=r.text("TWILIO_FROM", ""),
             twilio_api_url=r.url("TWILIO_API_URL", "", optional=True).rstrip("/"),
             sms_rate_per_second=r.number("SMS_RATE_PER_SECOND", cls.sms_rate_per_second),
+            telegram_rate_per_second=r.number(
+                "TELEGRAM_RATE_PER_SECOND", cls.telegram_rate_per_second
+            ),
+            send_max_attempts=r.integer("SEND_MAX_ATTEMPTS", cls.send_max_attempts, lo=1, hi=100),
+            send_backoff_seconds=r.number("SEND_BACKOFF_SECONDS", cls.send_backoff_seconds),
+            send_backoff_max_seconds=r.number(
+                "SEND_BACKOFF_MAX_SECONDS", cls.send_backoff_max_seconds
+            ),
+            send_lease_seconds=r.integer(
+                "SEND_LEASE_SECONDS", cls.send_lease_seconds, lo=30, hi=3600
+            ),
+            reconcile_after_seconds=r.integer(
+                "RECONCILE_AFTER_SECONDS", cls.reconcile_after_seconds, lo=30, hi=86400
+            ),
             telegram_bot_token=r.secret("TELEGRAM_BOT_TOKEN"),
             telegram_webhook_secret=r.secret("TELEGRAM_WEBHOOK_SECRET"),
             telegram_api_url=r.url("TELEGRAM_API_URL", "", optional=True).rstrip("/"),
             quiet_start=r.clock_time("QUIET_START", cls.quiet_start),
             quiet_end=r.clock_time("QUIET_END", cls.quiet_end),
             digest_time=r.clock_time("DIGEST_TIME", cls.digest_time),
+            plan_ahead_minutes=r.integer(
+                "PLAN_AHEAD_MINUTES", cls.plan_ahead_minutes, lo=0, hi=24 * 60
+            ),
+            idle_days=r.integer("IDLE_DAYS", cls.idle_days, lo=1, hi=60),
+            leader_nudge_days=r.integer("LEADER_NUDGE_DAYS", cls.leader_nudge_days, lo=0, hi=365),
+            listening_nudge_hours=r.integer(
+                "LISTENING_NUDGE_HOURS", cls.listening_nudge_hours, lo=0, hi=24 * 60
+            ),
+            listening_join_seconds=r.integer(
+                "LISTENING_JOIN_SECONDS", cls.listening_join_seconds, lo=0, hi=3600
+            ),
             run_worker_in_server=r.flag("RUN_WORKER_IN_SERVER", True),
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
         if settings.twilio_account_sid and not settings.twilio_auth_token:
-            raise SettingsError("TURNOUT_TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID")
+            raise SettingsError("TURNOUT_TWILIO_AUTH_TOKEN is required with TURNOUT_TWILIO_ACCOUNT_SID")
         if settings.twilio_enabled and not settings.twilio_from:
             raise SettingsError(
                 "TURNOUT_TWILIO_FROM is required with Twilio credentials "
                 "(an E.164 number such as +447700900000 or a messaging service SID MG...)"
             )
         if settings.twilio_from and not (
-            settings.twilio_from.startswith("MG") or settings.twilio_from.startswith("+")
+            settings.twilio_from.startswith("MG") or _possible_e164(settings.twilio_from)
         ):
             raise SettingsError(
                 f"TURNOUT_TWILIO_FROM must be an E.164 number or a messaging service SID "
@@ -153,7 +200,39 @@ class Settings:
             )
         if settings.sms_rate_per_second <= 0:
             raise SettingsError("TURNOUT_SMS_RATE_PER_SECOND must be greater than 0")
+        if not 0 < settings.telegram_rate_per_second <= 30:
+            raise SettingsError(
+                "TURNOUT_TELEGRAM_RATE_PER_SECOND must be greater than 0 and at most 30 "
+                "(Telegram's own limit)"
+            )
+        if not 0 < settings.send_backoff_seconds <= settings.send_backoff_max_seconds:
+            raise SettingsError(
+                "TURNOUT_SEND_BACKOFF_SECONDS must be greater than 0 and at most "
+                "TURNOUT_SEND_BACKOFF_MAX_SECONDS"
+            )
+        _check_telegram(settings)
         return settings
+
+
+def _check_telegram(settings: Settings) -> None:
+    """The webhook secret must be what Telegram accepts as ``secret_token`` (1-256 of
+    A-Z a-z 0-9 _ -), or setWebhook fails far from here. (The bot token is checked by Telegram
+    itself at startup: getMe.)"""
+    secret = settings.telegram_webhook_secret.get()
+    if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        raise SettingsError(
+            "TURNOUT_TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+            "(what Telegram accepts as a secret token)"
+        )
+
+
+def _possible_e164(value: str) -> bool:
+    if not value.startswith("+"):
+        return False
+    try:
+        return bool(phonenumbers.is_possible_number(phonenumbers.parse(value, None)))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 class _Reader:
@@ -182,7 +261,7 @@ class _Reader:
         value = self._raw(name)
         path = self._raw(name + "_FILE")
         if value is not None and path is not None:
-            raise self._fail(name, f"set either {self.PREFIX}{name} or {name}_FILE, not both")
+            raise self._fail(name, f"set either {self.PREFIX}{name} or {self.PREFIX}{name}_FILE, not both")
         if path is not None:
             try:
                 return Secret(Path(path).read_text(encoding="utf-8").strip())

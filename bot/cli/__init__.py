@@ -15,6 +15,13 @@ def cli() -> None:
 
 
 def main() -> None:
-    from bot.cli import actions, messages, people, server  # noqa: F401  (registers commands)
+    from bot.cli import (  # noqa: F401  (registers commands)
+        actions,
+        listening,
+        messages,
+        people,
+        server,
+        telegram,
+    )
 
     cli()

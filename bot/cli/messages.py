@@ -127,7 +127,7 @@ async def outbox(limit: int, phone: str | None) -> None:
                 [
                     [
                         r.id,
-                        r.to_address if phone else mask_phone(r.to_address),
+                        r.to_address if phone or r.channel != "sms" else mask_phone(r.to_address),
                         r.status,
                         r.kind,
                         r.template,

@@ -57,7 +57,9 @@ async def serve(host: str | None, port: int | None) -> None:
 
 def server_extensions(settings: object) -> list:  # type: ignore[type-arg]
     """Start/stop hooks the server runs (the in-process worker, Telegram)."""
-    return []
+    from bot.telegram.extension import telegram_extensions
+
+    return [*telegram_extensions(settings)]  # type: ignore[arg-type]
 
 
 @cli.group()

@@ -23,6 +23,25 @@ from storage.models.core import (
     Person,
     RsvpEvent,
 )
+from storage.models.delivery import SendRateBucket
+from storage.models.listening import (
+    ListeningAnswer,
+    ListeningAnswerTheme,
+    ListeningCampaign,
+    ListeningContact,
+    ListeningFollowUp,
+    ListeningQuestion,
+    ListeningTheme,
+    ListeningThemeRule,
+)
+from storage.models.planning import ActionReminder, OutboxAttachment, RollupSnapshot
+from storage.models.telegram import (
+    Headcount,
+    TelegramGroup,
+    TelegramLinkCode,
+    TelegramRsvpCard,
+    TelegramUpdate,
+)
 
 __all__ = [
     "ACTION_KINDS",
@@ -33,17 +52,34 @@ __all__ = [
     "RESPONSES",
     "ROLES",
     "Action",
+    "ActionReminder",
     "Attendance",
     "Base",
     "Commitment",
     "CommitmentEvent",
     "DeliveryEvent",
+    "Headcount",
     "InboundMessage",
     "Institution",
     "Invitation",
+    "ListeningAnswer",
+    "ListeningAnswerTheme",
+    "ListeningCampaign",
+    "ListeningContact",
+    "ListeningFollowUp",
+    "ListeningQuestion",
+    "ListeningTheme",
+    "ListeningThemeRule",
     "Membership",
+    "OutboxAttachment",
     "OutboxMessage",
     "Person",
+    "RollupSnapshot",
     "RsvpEvent",
+    "SendRateBucket",
+    "TelegramGroup",
+    "TelegramLinkCode",
+    "TelegramRsvpCard",
+    "TelegramUpdate",
     "UTCDateTime",
 ]
