@@ -19,6 +19,7 @@ from storage.models import (
     Action,
     Attendance,
     Commitment,
+    Headcount,
     Institution,
     Invitation,
     Membership,
@@ -38,6 +39,8 @@ class RollupRow:
     no: int = 0
     not_replied: int = 0
     attended: int = 0
+    # A leader's headcount on the day (Telegram /count 37), kept apart from check-ins.
+    headcount: int | None = None
 
     @property
     def confirmed(self) -> int:
@@ -71,6 +74,8 @@ class Rollup:
                 setattr(total, name, getattr(total, name) + getattr(row, name))
             if row.committed is not None:
                 total.committed = (total.committed or 0) + row.committed
+            if row.headcount is not None:
+                total.headcount = (total.headcount or 0) + row.headcount
         self.totals = total
 
     def row_for(self, institution_id: int | None) -> RollupRow:
@@ -186,6 +191,20 @@ async def action_rollup(
         for iid, name, committed in await session.execute(institutions)
     ]
     loose = RollupRow(None, NO_INSTITUTION, None, *rsvps.get(None, nothing), attended.get(None, 0))
+    latest = (
+        select(func.max(Headcount.id))
+        .where(Headcount.action_id == aid)
+        .group_by(Headcount.institution_id)
+    )
+    counted: dict[int | None, int] = dict(
+        (
+            await session.execute(
+                select(Headcount.institution_id, Headcount.number).where(Headcount.id.in_(latest))
+            )
+        )
+    )
+    for row in rows:
+        row.headcount = counted.get(row.institution_id)
 
     inv = Invitation
     unique = (

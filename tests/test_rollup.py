@@ -7,7 +7,7 @@ from datetime import timedelta
 from bot.clock import FakeClock
 from storage.commitments import set_commitment
 from storage.db import Database
-from storage.models import Attendance, Membership
+from storage.models import Attendance, Headcount, Membership
 from storage.rollup import NO_INSTITUTION, action_rollup
 from tests import factories as f
 
@@ -61,6 +61,18 @@ async def test_it_counts_each_institution_the_no_institution_row_and_unique_peop
         )
         for person in (ann, walk_in):
             s.add(Attendance(action_id=action.id, person_id=person.id, source="checkin", at=now))
+        # A leader's headcounts on the day: the latest one counts, kept apart from check-ins.
+        for number in (30, 37):
+            s.add(
+                Headcount(
+                    action_id=action.id,
+                    institution_id=mary.id,
+                    number=number,
+                    recorded_by_id=ann.id,
+                    channel="telegram",
+                    at=now,
+                )
+            )
         await s.flush()
         rollup = await action_rollup(s, action)
 
@@ -74,7 +86,7 @@ async def test_it_counts_each_institution_the_no_institution_row_and_unique_peop
         1,
         1,
     )
-    assert church.attended == 1
+    assert church.attended == 1 and church.headcount == 37
     assert church.confirmed == 3 and church.gap == 42
     mosque_row = rollup.row_for(mosque.id)
     assert (mosque_row.yes, mosque_row.maybe, mosque_row.committed, mosque_row.gap) == (
@@ -92,6 +104,7 @@ async def test_it_counts_each_institution_the_no_institution_row_and_unique_peop
     assert rollup.totals.yes == 3 and rollup.unique_yes == 2
     assert rollup.totals.attended == 3 and rollup.unique_attended == 2
     assert rollup.totals.committed == 45
+    assert rollup.totals.headcount == 37 and rollup.row_for(mosque.id).headcount is None
 
 
 async def test_a_leaders_view_has_only_their_institution(db: Database, clock: FakeClock) -> None:

@@ -61,6 +61,7 @@ def rollup_table(rollup: Rollup) -> str:
             row.no,
             row.not_replied,
             row.attended,
+            "-" if row.headcount is None else row.headcount,
             "-" if row.gap is None else row.gap,
         ]
 
@@ -77,6 +78,7 @@ def rollup_table(rollup: Rollup) -> str:
         "no",
         "not replied",
         "attended",
+        "counted",
         "gap",
     ]
     unique = (
