@@ -196,13 +196,8 @@ async def action_rollup(
         .where(Headcount.action_id == aid)
         .group_by(Headcount.institution_id)
     )
-    counted: dict[int | None, int] = dict(
-        (
-            await session.execute(
-                select(Headcount.institution_id, Headcount.number).where(Headcount.id.in_(latest))
-            )
-        )
-    )
+    heads = select(Headcount.institution_id, Headcount.number).where(Headcount.id.in_(latest))
+    counted = {iid: int(n) for iid, n in await session.execute(heads)}
     for row in rows:
         row.headcount = counted.get(row.institution_id)
 
