@@ -197,7 +197,7 @@ async def action_rollup(
         .group_by(Headcount.institution_id)
     )
     heads = select(Headcount.institution_id, Headcount.number).where(Headcount.id.in_(latest))
-    counted = {iid: int(n) for iid, n in await session.execute(heads)}
+    counted: dict[int | None, int] = {iid: int(n) for iid, n in await session.execute(heads)}
     for row in rows:
         row.headcount = counted.get(row.institution_id)
 
