@@ -17,6 +17,7 @@ def cli() -> None:
 def main() -> None:
     from bot.cli import (  # noqa: F401  (registers commands)
         actions,
+        demo,
         listening,
         messages,
         people,

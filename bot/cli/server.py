@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.app import create_app
 from bot.cli import cli
 from bot.cli.common import load_settings, open_db, run, setup_logging
+from config.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -25,11 +26,18 @@ async def serve(host: str | None, port: int | None) -> None:
     settings = load_settings()
     setup_logging(settings.log_level)
     db = await open_db(settings)
+    await serve_until_stopped(settings, db, host=host, port=port)
+
+
+async def serve_until_stopped(
+    settings: Settings, db: Database, *, host: str | None = None, port: int | None = None
+) -> None:
+    """Serve until SIGINT/SIGTERM, then stop everything in order and close ``db``."""
     app = create_app(settings, db=db, extensions=server_extensions(settings))
     runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     bind_host, bind_port = host or settings.host, port or settings.port
     try:
+        await runner.setup()
         await web.TCPSite(runner, bind_host, bind_port).start()
     except OSError as exc:
         await runner.cleanup()
@@ -41,7 +49,7 @@ async def serve(host: str | None, port: int | None) -> None:
     if settings.sms_provider == "sandbox":
         click.echo(
             "SMS: sandbox (no Twilio credentials): nothing leaves this machine. "
-            "Try: turnout text +447700900001 YES"
+            "Try, in another terminal: .venv/bin/turnout text 07700900001 YES"
         )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
