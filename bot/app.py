@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.app_keys import CLOCK, DB, PIPELINE, SETTINGS
+from bot.app_keys import CLOCK, DB, OUTBOX_WAKERS, PIPELINE, SETTINGS
 from bot.clock import Clock, SystemClock
 from bot.inbound import InboundPipeline
 from bot.telegram import webhook as telegram
@@ -73,6 +73,7 @@ def create_app(
     database = db or Database.from_url(settings.database_url)
     app[DB] = database
     app[PIPELINE] = InboundPipeline(database, settings, app[CLOCK])
+    app[OUTBOX_WAKERS] = []
 
     async def close_db(_app: web.Application) -> AsyncIterator[None]:
         yield

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from bot.clock import Clock
@@ -13,3 +15,11 @@ SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 CLOCK = web.AppKey("clock", Clock)
 PIPELINE = web.AppKey("pipeline", InboundPipeline)
+# Called after a webhook queues replies, so an in-process worker sends them at once instead of
+# at its next tick (empty when no worker runs in this process).
+OUTBOX_WAKERS = web.AppKey("outbox_wakers", list[Callable[[], None]])
+
+
+def wake_outbox(app: web.Application) -> None:
+    for wake in app[OUTBOX_WAKERS]:
+        wake()

@@ -14,15 +14,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.handlers import Context, dispatch, intent_name, parse
 from config.settings import Settings
-from storage.db import Database
+from storage.db import Database, as_loaded, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
 from storage.outbox import Draft, enqueue
 from storage.people import mask_phone, new_person
@@ -30,6 +31,27 @@ from storage.people import mask_phone, new_person
 log = logging.getLogger(__name__)
 
 MAX_BODY = 4096  # characters kept of one message; longer texts are truncated, never refused
+
+# Hot-path statements are built once: building a statement costs more than running it on SQLite,
+# and a fixed statement hits SQLAlchemy's compiled cache. The insert returns the whole row, so
+# the handling transaction starts from it without reading it back.
+_STORE: dict[str, Insert] = {
+    name: insert(InboundMessage)
+    .on_conflict_do_nothing(index_elements=["provider", "provider_id"])
+    .returning(*every_column(InboundMessage))
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_STORED_ID = (
+    select(InboundMessage.id)
+    .where(InboundMessage.provider == bindparam("provider"))
+    .where(InboundMessage.provider_id == bindparam("provider_id"))
+)
+_PERSON_BY_PHONE = select(Person).where(Person.phone == bindparam("phone"))
+_REPLIES = (
+    select(OutboxMessage)
+    .where(OutboxMessage.in_reply_to_id == bindparam("inbound_id"))
+    .order_by(OutboxMessage.id)
+)
 
 
 @dataclass(frozen=True)
@@ -63,18 +85,22 @@ class InboundPipeline:
         """Store, handle, answer. With ``inline_provider`` the replies are returned to the
         caller to deliver inline (TwiML) and recorded as sent through it; otherwise they are
         queued for the sender."""
-        inbound_id, created = await self._store(message)
-        if not created:
-            return InboundResult(inbound_id, True, await self.replies_for(inbound_id))
+        stored = await self._store(message)
+        if isinstance(stored, int):
+            return InboundResult(stored, True, await self.replies_for(stored))
+        inbound_id = stored.id  # a rollback expires ``stored``
         try:
             async with self.db.session() as session:
-                await self._handle(session, inbound_id, inline_provider)
+                replies = await self._handle(session, stored, inline_provider)
         except Exception as exc:
             log.exception("inbound message %s could not be handled", inbound_id)
             await self._keep_failed(inbound_id, exc, inline_provider)
-        return InboundResult(inbound_id, False, await self.replies_for(inbound_id))
+            replies = await self.replies_for(inbound_id)
+        return InboundResult(inbound_id, False, replies)
 
-    async def _store(self, message: IncomingText) -> tuple[int, bool]:
+    async def _store(self, message: IncomingText) -> InboundMessage | int:
+        """Step 1, committed on its own: the new row (detached), or the id of the row this
+        message already has (a replay)."""
         now = self.clock.now()
         values = {
             "channel": message.channel,
@@ -86,34 +112,28 @@ class InboundPipeline:
             "received_at": now,
             "inbox_status": "none",
         }
-        async with self.db.session() as session:
-            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            stmt = (
-                insert(InboundMessage)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["provider", "provider_id"])
-                .returning(InboundMessage.id)
-            )
-            new_id = (await session.execute(stmt)).scalar()
-            if new_id is not None:
-                return int(new_id), True
-            existing = await session.scalar(
-                select(InboundMessage.id)
-                .where(InboundMessage.provider == message.provider)
-                .where(InboundMessage.provider_id == values["provider_id"])
-            )
+        # Core on a connection, not an ORM session: one statement, no unit of work to set up.
+        async with self.db.connection() as connection:
+            insert = _STORE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+            row = (await connection.execute(insert, values)).first()
+            if row is not None:
+                return as_loaded(InboundMessage, row)
+            existing = (await connection.execute(_STORED_ID, values)).scalar()
             assert existing is not None
-            return int(existing), False
+            return int(existing)
 
     async def _handle(
-        self, session: AsyncSession, inbound_id: int, inline_provider: str | None
-    ) -> None:
-        inbound = await session.get_one(InboundMessage, inbound_id)
+        self, session: AsyncSession, inbound: InboundMessage, inline_provider: str | None
+    ) -> list[OutboxMessage]:
+        # Attached as it was stored (step 1 returned every column): no read-back.
+        session.add(inbound)
         now = self.clock.now()
         person, created = await self.resolve_person(session, inbound, now)
-        inbound.person_id = person.id
         intent = parse(inbound.body)
+        inbound.person_id = person.id
         inbound.intent = intent_name(intent)
+        # Set with the others (committed together all the same): one UPDATE of the row, not two.
+        inbound.handled_at = now
         ctx = Context(
             session=session,
             person=person,
@@ -123,8 +143,9 @@ class InboundPipeline:
             new_person=created,
         )
         await dispatch(ctx, intent)
-        await self.write_replies(session, ctx.person, inbound, ctx.drafts, now, inline_provider)
-        inbound.handled_at = now
+        replies = await self.write_replies(
+            session, ctx.person, inbound, ctx.drafts, now, inline_provider
+        )
         log.info(
             "inbound %s from person %s (%s): %s, %d repl%s",
             inbound.id,
@@ -134,6 +155,7 @@ class InboundPipeline:
             len(ctx.drafts),
             "y" if len(ctx.drafts) == 1 else "ies",
         )
+        return replies
 
     async def write_replies(
         self,
@@ -143,9 +165,12 @@ class InboundPipeline:
         drafts: list[Draft],
         now: datetime,
         inline_provider: str | None,
-    ) -> None:
+    ) -> list[OutboxMessage]:
+        """The replies' rows, in send order (intros included): all the rows that answer
+        ``inbound`` (only this writes ``in_reply_to_id``), so no need to read them back."""
+        rows: list[OutboxMessage] = []
         for i, draft in enumerate(drafts):
-            await enqueue(
+            rows += await enqueue(
                 session,
                 person,
                 draft,
@@ -158,24 +183,16 @@ class InboundPipeline:
                 in_reply_to_id=inbound.id,
                 inline_provider=inline_provider,
             )
+        return rows
 
     async def resolve_person(
         self, session: AsyncSession, inbound: InboundMessage, now: datetime
     ) -> tuple[Person, bool]:
-        if inbound.channel == "sms":
-            person = await session.scalar(select(Person).where(Person.phone == inbound.sender))
-            phone: str | None = inbound.sender
-        elif inbound.channel == "telegram":
-            person = await session.scalar(
-                select(Person).where(Person.telegram_user_id == int(inbound.sender))
-            )
-            phone = None
-        else:
-            raise ValueError(f"unknown channel {inbound.channel!r}")
+        person = await self.find_person(session, inbound)
         if person is not None:
             return person, False
         person = new_person(
-            phone=phone,
+            phone=inbound.sender if inbound.channel == "sms" else None,
             language=self.settings.default_language,
             timezone=self.settings.default_timezone,
             consent="opted_in",
@@ -184,9 +201,27 @@ class InboundPipeline:
         )
         if inbound.channel == "telegram":
             person.telegram_user_id = int(inbound.sender)
-        session.add(person)
-        await session.flush()
+        try:
+            # In a savepoint: two texts from the same new number handled at once (PostgreSQL
+            # runs them side by side) both find no one and both insert; the second then takes
+            # the person the first created instead of failing into the inbox.
+            async with session.begin_nested():
+                session.add(person)
+        except IntegrityError:
+            existing = await self.find_person(session, inbound)
+            if existing is None:
+                raise
+            return existing, False
         return person, True
+
+    async def find_person(self, session: AsyncSession, inbound: InboundMessage) -> Person | None:
+        if inbound.channel == "sms":
+            return await session.scalar(_PERSON_BY_PHONE, {"phone": inbound.sender})
+        if inbound.channel == "telegram":
+            return await session.scalar(
+                select(Person).where(Person.telegram_user_id == int(inbound.sender))
+            )
+        raise ValueError(f"unknown channel {inbound.channel!r}")
 
     async def _keep_failed(
         self, inbound_id: int, exc: Exception, inline_provider: str | None
@@ -211,9 +246,4 @@ class InboundPipeline:
 
     async def replies_for(self, inbound_id: int) -> list[OutboxMessage]:
         async with self.db.session() as session:
-            result = await session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.in_reply_to_id == inbound_id)
-                .order_by(OutboxMessage.id)
-            )
-            return list(result)
+            return list(await session.scalars(_REPLIES, {"inbound_id": inbound_id}))

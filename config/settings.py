@@ -185,7 +185,9 @@ class Settings:
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
         if settings.twilio_account_sid and not settings.twilio_auth_token:
-            raise SettingsError("TURNOUT_TWILIO_AUTH_TOKEN is required with TURNOUT_TWILIO_ACCOUNT_SID")
+            raise SettingsError(
+                "TURNOUT_TWILIO_AUTH_TOKEN is required with TURNOUT_TWILIO_ACCOUNT_SID"
+            )
         if settings.twilio_enabled and not settings.twilio_from:
             raise SettingsError(
                 "TURNOUT_TWILIO_FROM is required with Twilio credentials "
@@ -261,7 +263,9 @@ class _Reader:
         value = self._raw(name)
         path = self._raw(name + "_FILE")
         if value is not None and path is not None:
-            raise self._fail(name, f"set either {self.PREFIX}{name} or {self.PREFIX}{name}_FILE, not both")
+            raise self._fail(
+                name, f"set either {self.PREFIX}{name} or {self.PREFIX}{name}_FILE, not both"
+            )
         if path is not None:
             try:
                 return Secret(Path(path).read_text(encoding="utf-8").strip())

@@ -3,27 +3,55 @@
 SQLite gets WAL, ``synchronous=NORMAL``, foreign keys and a busy timeout on every connection, and
 writers take the lock up front (``BEGIN IMMEDIATE``) so two writers queue instead of failing with
 "database is locked" half-way through a transaction. PostgreSQL uses asyncpg.
+
+SQLite runs on the event loop's own thread (:class:`InlineSQLite`), not on aiosqlite's worker
+thread. A statement on a local WAL database takes microseconds, while every hand-off to a thread
+and back costs about 100 us on a small VM, and SQLAlchemy makes three or four of them a
+statement: that alone capped the inbound webhook near 100 messages/s
+(docs/benchmarks-inbound.md). The loop is blocked only while a statement runs (a long report
+query blocks it for as long as it runs, as it would hold the write lock anyway); waiting for
+another writer's lock never blocks it: a busy database is retried with ``asyncio.sleep`` until
+BUSY_TIMEOUT.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import make_transient_to_detached
+
+BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for another one before giving up
+T = TypeVar("T")
+M = TypeVar("M")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        connect_args: tuple[list[Any], dict[str, Any]] = ([], {})
+
+        async def connect() -> InlineSQLite:
+            args, opts = connect_args
+            # timeout=0: no busy handler sleeping on the loop's thread; see InlineSQLite.
+            opts = {**opts, "timeout": 0, "isolation_level": None, "check_same_thread": False}
+            return InlineSQLite(sqlite3.connect(*args, **opts))
+
+        engine = create_async_engine(url, async_creator=connect, **kwargs)
+        cargs, copts = engine.dialect.create_connect_args(engine.url)
+        connect_args = (list(cargs), dict(copts))
         _configure_sqlite(engine)
         return engine
     if "poolclass" not in kwargs:
@@ -44,12 +72,174 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # No busy_timeout: InlineSQLite waits for a busy database without blocking the loop.
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def _unless_busy(retriable: bool, call: Callable[[], T]) -> T:
+    """``call()``; while SQLite says the database is busy (another process, or another task
+    between two awaits, holds the write lock), sleep on the loop and try again, up to
+    BUSY_TIMEOUT. Only what SQLite allows to be retried is: a statement outside a transaction
+    (BEGIN IMMEDIATE included) and COMMIT; inside a transaction the error stands (rollback)."""
+    delay, deadline = 0.0005, 0.0
+    while True:
+        try:
+            return call()
+        except sqlite3.OperationalError as exc:
+            if not retriable or exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            now = time.monotonic()
+            deadline = deadline or now + BUSY_TIMEOUT
+            if now >= deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+class _InlineCursor:
+    """An sqlite3 cursor in aiosqlite's async shape, run on the calling thread."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._cursor = connection.cursor()
+        self.arraysize = self._cursor.arraysize
+
+    async def __aenter__(self) -> _InlineCursor:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._cursor.close()
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    async def execute(self, sql: str, parameters: Any = ()) -> _InlineCursor:
+        retriable = not self._connection.in_transaction
+        await _unless_busy(retriable, lambda: self._cursor.execute(sql, parameters))
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Any]) -> _InlineCursor:
+        retriable = not self._connection.in_transaction
+        rows = list(parameters)
+        await _unless_busy(retriable, lambda: self._cursor.executemany(sql, rows))
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._cursor.fetchmany(self.arraysize if size is None else size)
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    async def setinputsizes(self, *_sizes: Any) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._cursor.close()
+
+
+class _RunNow:
+    """Stands in for aiosqlite's queue to its thread (SQLAlchemy sets isolation_level
+    through it): runs the call at once and resolves its future."""
+
+    @staticmethod
+    def put_nowait(item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        future, call = item
+        try:
+            result = call()
+        except Exception as exc:
+            if future is not None:
+                future.set_exception(exc)
+        else:
+            if future is not None:
+                future.set_result(result)
+
+
+class InlineSQLite:
+    """A driver-level connection with aiosqlite's interface (what SQLAlchemy's aiosqlite
+    dialect calls) that runs sqlite3 directly on the event loop's thread."""
+
+    _tx = _RunNow()
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection: sqlite3.Connection | None = connection
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise ValueError("no active connection")
+        return self._connection
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._conn.isolation_level
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    def cursor(self) -> _InlineCursor:
+        return _InlineCursor(self._conn)
+
+    async def execute(self, sql: str, parameters: Any = ()) -> _InlineCursor:
+        return await self.cursor().execute(sql, parameters)
+
+    async def commit(self) -> None:
+        await _unless_busy(True, self._conn.commit)
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        self._conn.create_function(*args, **kwargs)
+
+    async def close(self) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+_COLUMN_KEYS: dict[type[Any], tuple[tuple[str, Any], ...]] = {}
+
+
+def _column_keys(model: type[Any]) -> tuple[tuple[str, Any], ...]:
+    keys = _COLUMN_KEYS.get(model)
+    if keys is None:
+        keys = tuple((attr.key, attr.columns[0]) for attr in inspect(model).column_attrs)
+        _COLUMN_KEYS[model] = keys
+    return keys
+
+
+def every_column(model: type[Any]) -> list[Any]:
+    """What to put in ``.returning(...)`` to get rows :func:`as_loaded` can turn into objects."""
+    return [column for _, column in _column_keys(model)]
+
+
+def as_loaded(model: type[M], row: Sequence[Any]) -> M:
+    """The ORM object for a row just written with ``RETURNING`` :func:`every_column`, as if it
+    had been read back: detached with every attribute loaded, so ``session.add()`` makes it
+    persistent without a SELECT (a hot path's read-back costs as much as its write)."""
+    obj = model(**{key: row[i] for i, (key, _) in enumerate(_column_keys(model))})
+    make_transient_to_detached(obj)
+    return obj
 
 
 @dataclass
@@ -71,8 +261,37 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits if the block succeeds, rolls back if it raises."""
-        async with self.sessionmaker() as session, session.begin():
-            yield session
+        if not self.is_sqlite:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+            return
+        # SQLAlchemy's context manager closes the session in a task of its own, so that a
+        # cancellation cannot cut a close short. On SQLite a close never suspends (InlineSQLite),
+        # so it cannot be cut short, and the extra task would let other requests in between
+        # commit and close: under load they then find the pool empty and open (and close)
+        # connections by the hundred, each reading the schema again. Closed directly, a
+        # session runs start to finish between two awaits of its caller.
+        session = self.sessionmaker()
+        try:
+            async with session.begin():
+                yield session
+        finally:
+            await session.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core unit of work (no ORM session, for a hot path's plain statements): commits if
+        the block succeeds, rolls back if it raises."""
+        if not self.is_sqlite:
+            async with self.engine.begin() as connection:
+                yield connection
+            return
+        connection = await self.engine.connect()  # closed directly, as in session()
+        try:
+            async with connection.begin():
+                yield connection
+        finally:
+            await connection.close()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.segments import count_segments
 from config.messages import INTRODUCES, render
+from storage.db import as_loaded, every_column
 from storage.models import OutboxMessage, Person
 
 # Lower goes first: replies to a person's own message jump ahead of bulk sends.
@@ -52,6 +53,22 @@ def insert_ignore(session: AsyncSession, values: list[dict[str, Any]]) -> Any:
     dialect = session.get_bind().dialect.name
     stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage).values(values)
     return stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+# enqueue's statements, built once. Rows go as parameters, not inside the statement: a
+# multi-row VALUES has no cache key, so SQLAlchemy would compile it afresh on every call.
+# RETURNING gives back the rows it wrote, so new rows need no read-back.
+_INSERT_IGNORE = {
+    name: insert(OutboxMessage)
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(*every_column(OutboxMessage))
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_ROWS_BY_KEY = (
+    select(OutboxMessage)
+    .where(OutboxMessage.dedupe_key.in_(bindparam("keys", expanding=True)))
+    .order_by(OutboxMessage.id)
+)
 
 
 async def enqueue(
@@ -114,11 +131,16 @@ async def enqueue(
                 "updated_at": now,
             }
         )
-    await session.execute(insert_ignore(session, rows))
-    keys = [key for key, _ in drafts]
-    result = await session.scalars(
-        select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys)).order_by(OutboxMessage.id)
-    )
+    # Core on the session's connection: the ORM's bulk insert costs several times the statement.
+    connection = await session.connection()
+    insert = _INSERT_IGNORE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+    written = (await connection.execute(insert, rows)).all()
+    if len(written) == len(rows):
+        # All new (the usual case): these are the rows; ids ascend in insertion (send) order.
+        loaded = [as_loaded(OutboxMessage, row) for row in sorted(written, key=lambda r: r.id)]
+        session.add_all(loaded)
+        return loaded
+    result = await session.scalars(_ROWS_BY_KEY, {"keys": [key for key, _ in drafts]})
     return list(result)
 
 

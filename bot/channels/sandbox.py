@@ -5,6 +5,8 @@ Nothing leaves the machine; the outbox row itself is the record (``turnout outbo
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.channels.base import OutgoingMessage, SendResult
 
 
@@ -14,6 +16,11 @@ class SandboxSms:
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         return SendResult(provider_id=f"SB{message.outbox_id:032d}", status="delivered")
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[SendResult]:
+        """Nothing leaves the sandbox, so a send cut off by a crash never happened: the sender
+        requeues it."""
+        return []
 
     async def close(self) -> None:
         return None

@@ -2,13 +2,22 @@
 
 Error classification lives here: 21610 (recipient unsubscribed), 21211 (invalid number) and
 21614 (not a mobile) are permanent and say what to record about the person; 429/20429 and 5xx
-are transient. The library's own retries are never enabled: it would re-POST on any 5xx, and
-Twilio has no idempotency key, so a retry there can send the same SMS twice.
+are transient, and so is 401 (bad credentials are the operator's to fix, not the message's
+fault). The library's own retries are never enabled: it would re-POST on any 5xx, and Twilio has
+no idempotency key, so a retry there can send the same SMS twice.
+
+The library's async HTTP client ignores its own ``timeout`` (it passes ``timeout=None`` to
+aiohttp on every request, which means no timeout at all), so ``_HttpClient`` applies it.
+
+``find_sent`` asks Twilio which messages it holds for a recipient: the sender uses it to settle
+a message whose outcome is unknown (see scheduler/sender.py) instead of sending it again.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -32,16 +41,19 @@ PERMANENT = {
 log = logging.getLogger(__name__)
 
 
-class _RebasedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
-    """Points the library at another API base (a local fake in tests and demos)."""
+class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """Applies the timeout, and points the library at another API base when given one (a
+    local fake in tests and demos)."""
 
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
+    def __init__(self, base_url: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._base_url = base_url.rstrip("/")
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if url.startswith(TWILIO_API):
+        if self._base_url and url.startswith(TWILIO_API):
             url = self._base_url + url[len(TWILIO_API) :]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
         return await super().request(method, url, *args, **kwargs)
 
 
@@ -51,7 +63,7 @@ def classify(exc: TwilioRestException) -> TransportError:
     text = f"Twilio {status} error {code}: {exc.msg}"
     if code in PERMANENT:
         return TransportError(text, permanent=True, code=str(code), effect=PERMANENT[code])
-    if status == 429 or code == 20429 or status >= 500:
+    if status in (401, 429) or code == 20429 or status >= 500:
         return TransportError(text, code=str(code or status))
     # Any other 4xx is a request Twilio will never accept as it is.
     return TransportError(text, permanent=True, code=str(code or status))
@@ -71,11 +83,7 @@ class TwilioSms:
         timeout: float = 15.0,
     ) -> None:
         # Must be created inside a running event loop (the aiohttp session binds to it).
-        http = (
-            _RebasedHttpClient(api_url, timeout=timeout)
-            if api_url
-            else AsyncTwilioHttpClient(timeout=timeout)
-        )
+        http = _HttpClient(api_url, timeout=timeout)
         self._http = http
         self._client = Client(account_sid, auth_token, http_client=http)
         self._sender = sender
@@ -105,5 +113,35 @@ class TwilioSms:
             ) from None
         return SendResult(provider_id=str(created.sid))
 
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[SendResult]:
+        """Messages Twilio holds from our sender to ``message.to``, created at or after
+        ``since``, with the same text (compared on letters and digits only: a messaging
+        service's smart encoding may have replaced quotes and dashes). Newest first.
+
+        Filters on ``To`` only, not ``DateSent``: a message still queued at Twilio has no
+        send date yet and would be missed.
+        """
+        try:
+            found = await self._client.messages.list_async(to=message.to, limit=100)
+        except TwilioRestException as exc:
+            raise classify(exc) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise TransportError(
+                f"Twilio lookup failed: {type(exc).__name__}", code="lookup"
+            ) from None
+        body = _loose(message.body)
+        return [
+            SendResult(provider_id=str(m.sid))
+            for m in found
+            if self._sender in (m.from_, m.messaging_service_sid)
+            and m.date_created is not None
+            and m.date_created >= since
+            and _loose(m.body or "") == body
+        ]
+
     async def close(self) -> None:
         await self._http.close()
+
+
+def _loose(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", text.casefold())

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator
 
 import click
 from aiohttp import web
 
-from bot.app import create_app
+from bot.app import Extension, create_app
+from bot.app_keys import CLOCK, DB, OUTBOX_WAKERS, SETTINGS
 from bot.cli import cli
 from bot.cli.common import load_settings, open_db, run, setup_logging
+from bot.clock import SystemClock
+from bot.telegram.extension import telegram_extensions
 from config.settings import Settings
+from scheduler.worker import run_worker, worker_context
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -63,11 +68,36 @@ async def serve_until_stopped(
         await db.dispose()
 
 
-def server_extensions(settings: object) -> list:  # type: ignore[type-arg]
-    """Start/stop hooks the server runs (the in-process worker, Telegram)."""
-    from bot.telegram.extension import telegram_extensions
+def server_extensions(settings: Settings) -> list[Extension]:
+    """Start/stop hooks the server runs: Telegram (when configured) and the in-process worker
+    (unless TURNOUT_RUN_WORKER_IN_SERVER=false, e.g. when `turnout worker` runs apart)."""
+    extensions = [*telegram_extensions(settings)]
+    if settings.run_worker_in_server:
+        extensions.append(in_process_worker)
+    return extensions
 
-    return [*telegram_extensions(settings)]  # type: ignore[arg-type]
+
+async def in_process_worker(app: web.Application) -> AsyncIterator[None]:
+    async with worker_context(app[DB], app[SETTINGS], app[CLOCK], jobs=True) as worker:
+        app[OUTBOX_WAKERS].append(worker.wake)
+        yield
+        app[OUTBOX_WAKERS].remove(worker.wake)
+
+
+@cli.command()
+@run
+async def worker() -> None:
+    """Run the scheduler and the sender (reminders, digests, the outbox) until stopped.
+
+    On PostgreSQL run as many as you like: they share the outbox (FOR UPDATE SKIP LOCKED) and
+    elect one leader for planning. On SQLite run one (or let `turnout serve` run it)."""
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    click.echo(f"turnout worker: SMS via {settings.sms_provider}; Ctrl-C to stop")
+    try:
+        await run_worker(settings, clock=SystemClock())
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.group()

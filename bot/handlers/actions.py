@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Action, Invitation
@@ -27,18 +27,23 @@ def pick(actions: list[Action], hint: str) -> Action | None:
     return (named or actions)[0]
 
 
+# Built once, run with parameters: every RSVP runs it, and building it (and its cache key) took
+# longer than running it.
+_OPEN_INVITATIONS = (
+    select(Invitation, Action)
+    .join(Action, Action.id == Invitation.action_id)
+    .where(Invitation.person_id == bindparam("person_id"))
+    .where(Action.status == "scheduled")
+    .where(Action.ends_at > bindparam("now"))
+    .order_by(Action.starts_at)
+)
+
+
 async def open_invitations(
     session: AsyncSession, person_id: int, now: datetime
 ) -> list[tuple[Invitation, Action]]:
     """Invitations a person can still answer (action scheduled and not over), soonest first."""
-    rows = await session.execute(
-        select(Invitation, Action)
-        .join(Action, Action.id == Invitation.action_id)
-        .where(Invitation.person_id == person_id)
-        .where(Action.status == "scheduled")
-        .where(Action.ends_at > now)
-        .order_by(Action.starts_at)
-    )
+    rows = await session.execute(_OPEN_INVITATIONS, {"person_id": person_id, "now": now})
     return [(inv, action) for inv, action in rows]
 
 

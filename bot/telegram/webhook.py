@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bot.app_keys import wake_outbox
 from bot.telegram.service import TelegramService
 
 PATH = "/webhooks/telegram"
@@ -65,6 +66,7 @@ async def webhook(request: web.Request) -> web.Response:
     if type(update_id) is not int or not 0 <= update_id <= MAX_UPDATE_ID:
         return _text(400, "update_id must be a non-negative integer")
     answer = await service.receive(update_id, data)
+    wake_outbox(request.app)
     if answer is None:
         return web.Response(status=200)
     return web.json_response(answer)

@@ -1,0 +1,599 @@
+"""The sender: takes due rows from the outbox and hands them to the channels, at most once.
+
+Claiming. One transaction selects due rows (``status = 'queued'`` and ``not_before <= now``,
+ordered by priority, not_before, id, so replies and STOP confirmations go ahead of bulk sends)
+with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of workers share the outbox without
+waiting on each other. In the same transaction each row is checked again, at send time:
+
+* past ``expires_at``: cancelled, ``error_code = "expired"``;
+* the person opted out: cancelled (``opted_out``), except the STOP confirmation itself
+  (``kind = "consent"``); a bad phone or a Telegram user who blocked the bot: cancelled;
+* a bulk message inside the person's quiet hours (their own time zone): ``not_before`` moves to
+  when the window opens, or cancelled ``too_late`` if it would then be past ``expires_at``;
+* send slots are reserved under the shared rate limits (scheduler/ratelimit.py);
+* the rest become ``sending`` with ``lease_owner``, ``lease_until`` and ``attempts + 1``.
+
+The transaction commits before any provider call: a row is marked as being sent before it is
+sent, so a crash can only ever lose an outcome, never cause a blind second send. (The checks
+are as of the claim: a STOP that lands in the second or two between a claim and its slot cannot
+recall that one message; everything later is cancelled.)
+
+Outcomes. Each message waits for its slot and is sent; results are written back in batches, with
+a ``DeliveryEvent`` for every attempt:
+
+* accepted: ``sent`` (or ``delivered`` if the provider says so at once), with its provider id;
+* transient error (429, 5xx, connection refused): back to ``queued`` with ``not_before = now +
+  backoff`` (exponential with full jitter, at least the provider's ``retry_after``), until
+  ``send_max_attempts``, then ``failed``; a ``retry_after`` also holds the shared rate limit
+  (Telegram's 429 is for the whole bot), so other workers wait too;
+* permanent error: ``failed``, never retried, and the person updated from the error's effect
+  (``opted_out``: consent opted out, source ``carrier``; ``invalid`` / ``not_mobile``: phone
+  status; ``blocked``: Telegram status);
+* ambiguous (a timeout after the request may have reached the provider): ``unknown``.
+
+A worker never starts a provider call when less than ``CALL_MARGIN`` of its lease is left (the
+channels time out well inside that), so once a lease has expired no call from that claim can
+still be in flight.
+
+Reconciling unknown outcomes (``reconcile``, run by the leader). Rows still ``sending`` after
+their lease expired (the worker died) become ``unknown``. An ``unknown`` row is never sent again
+blindly. Once ``reconcile_after_seconds`` have passed since its lease ended (time for the
+provider's records to settle), the sender asks the channel, if it can tell (``find_sent``; Twilio
+lists the messages it holds for that number): if the provider holds a matching message that no
+other outbox row accounts for, the row becomes ``sent`` with that id; if it holds none, the
+message never left and the row goes back to ``queued``. A channel that cannot tell (the Telegram
+Bot API cannot list sent messages) leaves the row ``unknown`` for an organiser to decide: a
+missing reminder is better than a duplicate, and the row is visible (status ``unknown``).
+
+Logs show masked addresses only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast, runtime_checkable
+
+from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import Channel, OutgoingMessage, SendResult, TransportError
+from bot.clock import Clock
+from config.settings import Settings
+from scheduler.quiet import next_allowed
+from scheduler.ratelimit import Limit, hold, limits_for, reserve
+from storage.db import Database
+from storage.models import DeliveryEvent, OutboxMessage, Person
+from storage.people import mask_phone
+
+log = logging.getLogger(__name__)
+
+# How far ahead of its send slot a row may be claimed.
+HORIZON = timedelta(seconds=2)
+# A provider call is never started with less than this left on the lease (channel timeouts are
+# shorter: Twilio's is 15 s).
+CALL_MARGIN = timedelta(seconds=20)
+# The provider's clock and ours may differ a little: look this much further back.
+LOOKUP_SLACK = timedelta(minutes=5)
+# While waiting for the rate, outcomes are written down at least this often (seconds): a crash
+# loses at most this much to "unknown".
+RECORD_EVERY = 0.25
+# Rows settled per reconcile run.
+RECONCILE_BATCH = 500
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@runtime_checkable
+class Reconcilable(Protocol):
+    """A channel that can say which messages the provider holds for a recipient."""
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> list[SendResult]: ...
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A row this worker has marked ``sending``, with its send slot."""
+
+    id: int
+    channel: str
+    to: str
+    body: str
+    attempts: int
+    not_before: datetime
+    person_id: int | None
+    slot: datetime
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    claim: Claim
+    at: datetime
+    result: SendResult | None = None
+    error: TransportError | None = None
+    started: bool = True  # False: the call was never made (the lease ran short)
+
+
+@dataclass
+class _Batch:
+    claims: list[Claim] = field(default_factory=list)
+    handled: int = 0
+    skipped: int = 0
+    busy_until: datetime | None = None
+
+
+class Sender:
+    """Drains the outbox. One per worker process; any number per PostgreSQL database.
+
+    ``sleep`` waits for send slots and backpressure (tests pass one that advances a FakeClock);
+    ``rng`` is the jitter source for retry backoff.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[str, Channel],
+        clock: Clock,
+        settings: Settings,
+        *,
+        worker_id: str,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.channels = dict(channels)
+        self.clock = clock
+        self.settings = settings
+        self.worker_id = worker_id
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._lease = timedelta(seconds=settings.send_lease_seconds)
+        self._settle = timedelta(seconds=settings.reconcile_after_seconds)
+        fastest = max(settings.sms_rate_per_second, settings.telegram_rate_per_second)
+        # About half a horizon of work per claim: few transactions, little held at a crash.
+        self.batch_size = max(10, min(250, int(fastest * HORIZON.total_seconds() / 2)))
+        self._stopping = False
+        # sent, delivered, retried, failed, unknown, requeued, reconciled, deferred, and one
+        # counter per cancel reason (expired, too_late, opted_out, ...).
+        self.stats: Counter[str] = Counter()
+
+    def stop(self) -> None:
+        """Finish what is in flight and stop claiming (``send_due`` returns soon)."""
+        self._stopping = True
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def send_due(self, limit: int = 100) -> int:
+        """Process up to ``limit`` due rows: sent, failed, retried later, cancelled or deferred.
+
+        Returns how many rows it handled; 0 means nothing was due. Waits for rate-limit slots
+        (through ``sleep``) and returns once every message it started has a recorded outcome.
+        """
+        handled = 0
+        tasks: set[asyncio.Task[Outcome]] = set()
+        try:
+            while handled < limit and not self._stopping:
+                batch = await self._claim(min(self.batch_size, limit - handled))
+                handled += batch.handled
+                for claim in batch.claims:
+                    tasks.add(asyncio.create_task(self._deliver(claim)))
+                if batch.handled == 0 and batch.skipped == 0:
+                    break
+                # Ahead of the rate: wait, writing outcomes down as they come in.
+                until = (batch.busy_until or self.clock.now()) - HORIZON / 2
+                while (
+                    left := (until - self.clock.now()).total_seconds()
+                ) > 0 and not self._stopping:
+                    await self._sleep(min(left, RECORD_EVERY))
+                    await self._record_finished(tasks)
+                await self._record_finished(tasks)
+            if tasks:
+                await asyncio.wait(tasks)
+                await self._record_finished(tasks)
+        except BaseException:
+            # Cancelled or the database failed: rows in flight stay ``sending`` until their
+            # lease expires, then reconcile settles them.
+            for task in tasks:
+                task.cancel()
+            raise
+        return handled
+
+    async def _claim(self, size: int) -> _Batch:
+        now = self.clock.now()
+        batch = _Batch()
+        async with self.db.session() as session:
+            rows = list(
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(
+                        OutboxMessage.status == "queued",
+                        OutboxMessage.not_before <= now,
+                        OutboxMessage.channel.in_(self.channels),
+                    )
+                    .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+                    .limit(size)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not rows:
+                return batch
+            person_ids = {r.person_id for r in rows if r.person_id is not None}
+            people = {
+                p.id: p
+                for p in await session.scalars(select(Person).where(Person.id.in_(person_ids)))
+            }
+            events: list[dict[str, Any]] = []
+            wants: list[tuple[int, Sequence[Limit]]] = []
+            by_id = {}
+            for row in rows:
+                person = people.get(row.person_id) if row.person_id is not None else None
+                reason = self._cancel_reason(row, person, now)
+                if reason is None and row.kind == "bulk":
+                    zone = person.timezone if person else self.settings.default_timezone
+                    opens = next_allowed(
+                        now, zone, self.settings.quiet_start, self.settings.quiet_end
+                    )
+                    if opens > now and row.expires_at is not None and opens >= row.expires_at:
+                        reason = "too_late"
+                    elif opens > now:
+                        row.not_before = opens
+                        row.updated_at = now
+                        batch.handled += 1
+                        self.stats["deferred"] += 1
+                        continue
+                if reason is not None:
+                    self._cancel(row, reason, now, events)
+                    batch.handled += 1
+                    continue
+                by_id[row.id] = row
+                wants.append(
+                    (row.id, limits_for(row.channel, row.to_address, row.segments, self.settings))
+                )
+            plan = await reserve(session, wants, now, HORIZON)
+            batch.busy_until = plan.busy_until
+            batch.skipped = len(plan.skipped)
+            for row_id, until in plan.wait.items():
+                by_id[row_id].not_before = until
+                by_id[row_id].updated_at = now
+                batch.handled += 1
+            lease_until = now + self._lease
+            for row_id, slot in plan.slots.items():
+                row = by_id[row_id]
+                row.status = "sending"
+                row.lease_owner = self.worker_id
+                row.lease_until = lease_until
+                row.attempts += 1
+                row.updated_at = now
+                batch.claims.append(
+                    Claim(
+                        id=row.id,
+                        channel=row.channel,
+                        to=row.to_address,
+                        body=row.body,
+                        attempts=row.attempts,
+                        not_before=row.not_before,
+                        person_id=row.person_id,
+                        slot=slot,
+                        lease_until=lease_until,
+                    )
+                )
+                batch.handled += 1
+            if events:
+                await session.execute(insert(DeliveryEvent), events)
+        if batch.claims:
+            log.debug("worker %s claimed %d rows", self.worker_id, len(batch.claims))
+        return batch
+
+    def _cancel_reason(
+        self, row: OutboxMessage, person: Person | None, now: datetime
+    ) -> str | None:
+        if row.expires_at is not None and row.expires_at <= now:
+            return "expired"
+        if person is None:
+            return None
+        if person.opted_out and row.kind != "consent":
+            return "opted_out"
+        if row.channel == "sms" and person.phone_status != "ok":
+            return person.phone_status
+        if row.channel == "telegram" and person.telegram_status != "ok":
+            return person.telegram_status
+        return None
+
+    def _cancel(
+        self, row: OutboxMessage, reason: str, now: datetime, events: list[dict[str, Any]]
+    ) -> None:
+        row.status = "cancelled"
+        row.error_code = reason
+        row.updated_at = now
+        events.append(_event(row.id, "cancel", "cancelled", now, error_code=reason))
+        self.stats[reason] += 1
+        log.info("outbox %d to %s cancelled: %s", row.id, mask_phone(row.to_address), reason)
+
+    async def _deliver(self, claim: Claim) -> Outcome:
+        wait = (claim.slot - self.clock.now()).total_seconds()
+        if wait > 0:
+            await self._sleep(wait)
+        now = self.clock.now()
+        if claim.lease_until - now < CALL_MARGIN:
+            return Outcome(claim, now, started=False)
+        message = OutgoingMessage(claim.id, claim.to, claim.body)
+        try:
+            result = await self.channels[claim.channel].send(message)
+        except TransportError as exc:
+            return Outcome(claim, self.clock.now(), error=exc)
+        except Exception as exc:  # a bug in a channel: treat the outcome as unknown
+            log.exception("outbox %d: channel %s raised", claim.id, claim.channel)
+            error = TransportError(f"unexpected {type(exc).__name__}", code="bug", ambiguous=True)
+            return Outcome(claim, self.clock.now(), error=error)
+        return Outcome(claim, self.clock.now(), result=result)
+
+    async def _record_finished(self, tasks: set[asyncio.Task[Outcome]]) -> None:
+        done = [t for t in tasks if t.done()]
+        if not done:
+            return
+        tasks.difference_update(done)
+        await self._record([t.result() for t in done])
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        updates: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        effects: list[tuple[int, str, datetime]] = []
+        for o in outcomes:
+            values = self._outcome_values(o, effects)
+            updates.append(values)
+            if o.started:
+                events.append(
+                    _event(
+                        o.claim.id,
+                        "attempt",
+                        values["b_status"],
+                        o.at,
+                        error_code=o.error.code if o.error else None,
+                        error_message=str(o.error) if o.error else None,
+                        provider_id=o.result.provider_id if o.result else None,
+                    )
+                )
+        table = cast(Table, OutboxMessage.__table__)
+        stmt = (
+            update(table)
+            .where(
+                table.c.id == bindparam("b_id"),
+                table.c.lease_owner == self.worker_id,
+                # Not IN (...): an expanding parameter cannot go through executemany.
+                or_(table.c.status == "sending", table.c.status == "unknown"),
+            )
+            .values(
+                status=bindparam("b_status"),
+                attempts=bindparam("b_attempts"),
+                not_before=bindparam("b_not_before"),
+                provider=bindparam("b_provider"),
+                provider_id=bindparam("b_provider_id"),
+                sent_at=bindparam("b_sent_at"),
+                error_code=bindparam("b_error_code"),
+                error_message=bindparam("b_error_message"),
+                lease_owner=bindparam("b_lease_owner"),
+                lease_until=bindparam("b_lease_until"),
+                updated_at=bindparam("b_at"),
+            )
+        )
+        async with self.db.session() as session:
+            conn = await session.connection()
+            await conn.execute(stmt, updates)
+            if events:
+                await conn.execute(insert(cast(Table, DeliveryEvent.__table__)), events)
+            for person_id, effect, at in effects:
+                await _apply_effect(session, person_id, effect, at)
+            for o in outcomes:
+                if o.error is not None and o.error.retry_after:
+                    limits = limits_for(o.claim.channel, o.claim.to, 1, self.settings)
+                    keys = [x.key for x in limits if not x.per_recipient]
+                    until = o.at + timedelta(seconds=o.error.retry_after)
+                    await hold(session, keys, until, o.at)
+
+    def _outcome_values(
+        self, o: Outcome, effects: list[tuple[int, str, datetime]]
+    ) -> dict[str, Any]:
+        c = o.claim
+        channel = self.channels[c.channel]
+        values: dict[str, Any] = {
+            "b_id": c.id,
+            "b_status": "queued",
+            "b_attempts": c.attempts,
+            "b_not_before": c.not_before,
+            "b_provider": channel.provider,
+            "b_provider_id": None,
+            "b_sent_at": None,
+            "b_error_code": None,
+            "b_error_message": None,
+            "b_lease_owner": None,
+            "b_lease_until": None,
+            "b_at": o.at,
+        }
+        to = mask_phone(c.to)
+        if not o.started:
+            values.update(b_attempts=c.attempts - 1, b_provider=None)
+            self.stats["released"] += 1
+        elif o.result is not None:
+            status = o.result.status if o.result.status in ("sent", "delivered") else "sent"
+            values.update(b_status=status, b_provider_id=o.result.provider_id, b_sent_at=o.at)
+            self.stats[status] += 1
+            log.debug("outbox %d to %s %s: %s", c.id, to, status, o.result.provider_id)
+        else:
+            error = o.error
+            assert error is not None
+            values.update(b_error_code=error.code, b_error_message=str(error)[:500])
+            if error.ambiguous:
+                # Keep the owner and lease end: reconcile asks the provider after the lease.
+                values.update(
+                    b_status="unknown", b_lease_owner=self.worker_id, b_lease_until=c.lease_until
+                )
+                self.stats["unknown"] += 1
+                log.warning("outbox %d to %s: outcome unknown (%s)", c.id, to, error)
+            elif error.permanent or c.attempts >= self.settings.send_max_attempts:
+                values.update(b_status="failed")
+                if error.permanent and error.effect and c.person_id is not None:
+                    effects.append((c.person_id, error.effect, o.at))
+                self.stats["failed"] += 1
+                log.warning("outbox %d to %s failed: %s", c.id, to, error)
+            else:
+                delay = self.backoff(c.attempts, error.retry_after)
+                values.update(b_not_before=o.at + delay)
+                self.stats["retried"] += 1
+                log.info("outbox %d to %s: retry in %.0fs (%s)", c.id, to, delay.seconds, error)
+        return values
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> timedelta:
+        """Full jitter: uniform in [0, min(max, base * 2**(attempts-1))], at least retry_after."""
+        s = self.settings
+        cap = min(s.send_backoff_max_seconds, s.send_backoff_seconds * 2 ** max(attempts - 1, 0))
+        delay = self._rng.uniform(0, cap)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return timedelta(seconds=delay)
+
+    # -- reconciling --------------------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """Settle rows whose outcome is unknown (see the module docstring). Returns how many
+        rows changed status (lost leases marked unknown, plus unknown rows settled)."""
+        now = self.clock.now()
+        changed = 0
+        async with self.db.session() as session:
+            lost = list(
+                await session.scalars(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.status == "sending", OutboxMessage.lease_until < now)
+                    .values(status="unknown", error_code="lease_expired", updated_at=now)
+                    .returning(OutboxMessage.id)
+                )
+            )
+            if lost:
+                await session.execute(
+                    insert(DeliveryEvent),
+                    [
+                        _event(i, "reconcile", "unknown", now, error_code="lease_expired")
+                        for i in lost
+                    ],
+                )
+                self.stats["lease_expired"] += len(lost)
+                log.warning("%d rows were left sending by a worker that stopped", len(lost))
+            changed += len(lost)
+            reconcilable = [
+                name for name, ch in self.channels.items() if isinstance(ch, Reconcilable)
+            ]
+            rows = list(
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(
+                        OutboxMessage.status == "unknown",
+                        OutboxMessage.channel.in_(reconcilable),
+                        OutboxMessage.lease_until <= now - self._settle,
+                    )
+                    .order_by(OutboxMessage.id)
+                    .limit(RECONCILE_BATCH)
+                )
+            )
+        taken: set[str] = set()
+        for row in rows:
+            if self._stopping:
+                break
+            changed += await self._settle_row(row, taken)
+        return changed
+
+    async def _settle_row(self, row: OutboxMessage, taken: set[str]) -> int:
+        provider = self.channels[row.channel].provider
+        channel = self.channels[row.channel]
+        assert isinstance(channel, Reconcilable) and row.lease_until is not None
+        claimed_at = row.lease_until - self._lease
+        message = OutgoingMessage(row.id, row.to_address, row.body)
+        try:
+            found = await channel.find_sent(message, claimed_at - LOOKUP_SLACK)
+        except TransportError as exc:
+            log.warning("outbox %d: cannot ask the provider yet (%s)", row.id, exc)
+            return 0
+        now = self.clock.now()
+        async with self.db.session() as session:
+            ids = [f.provider_id for f in found]
+            known = set(
+                await session.scalars(
+                    select(OutboxMessage.provider_id).where(
+                        OutboxMessage.provider_id.in_(ids), OutboxMessage.id != row.id
+                    )
+                )
+            )
+            # Oldest first: an earlier unknown row to the same person takes the earlier message.
+            mine = [f for f in reversed(found) if f.provider_id not in known | taken]
+            guard = (OutboxMessage.id == row.id, OutboxMessage.status == "unknown")
+            if mine:
+                provider_id = mine[0].provider_id
+                taken.add(provider_id)
+                values: dict[str, Any] = {
+                    "status": "sent",
+                    "provider": provider,
+                    "provider_id": provider_id,
+                    "sent_at": claimed_at,
+                    "error_code": None,
+                    "error_message": None,
+                }
+                event = _event(row.id, "reconcile", "sent", now, provider_id=provider_id)
+                self.stats["reconciled"] += 1
+                log.info("outbox %d to %s: provider has it (%s)", row.id, _mask(row), provider_id)
+            else:
+                values = {"status": "queued", "not_before": now, "error_code": None}
+                event = _event(row.id, "reconcile", "queued", now)
+                self.stats["requeued"] += 1
+                log.info("outbox %d to %s: provider never got it; queued", row.id, _mask(row))
+            values.update(lease_owner=None, lease_until=None, updated_at=now)
+            result = await session.execute(update(OutboxMessage).where(*guard).values(**values))
+            if getattr(result, "rowcount", 1) == 0:
+                return 0
+            await session.execute(insert(DeliveryEvent), [event])
+        return 1
+
+
+def _mask(row: OutboxMessage) -> str:
+    return mask_phone(row.to_address)
+
+
+def _event(
+    outbox_id: int,
+    kind: str,
+    status: str,
+    at: datetime,
+    *,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    provider_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "outbox_id": outbox_id,
+        "kind": kind,
+        "status": status,
+        "error_code": error_code,
+        "error_message": error_message,
+        "provider_id": provider_id,
+        "at": at,
+    }
+
+
+async def _apply_effect(session: AsyncSession, person_id: int, effect: str, at: datetime) -> None:
+    """What a permanent provider error tells us about the person."""
+    person = await session.get(Person, person_id)
+    if person is None:
+        return
+    if effect == "opted_out":
+        if person.consent != "opted_out":
+            person.consent = "opted_out"
+            person.consent_source = "carrier"
+            person.consent_at = at
+    elif effect in ("invalid", "not_mobile"):
+        person.phone_status = effect
+    elif effect == "blocked":
+        person.telegram_status = "blocked"
+    log.info("person %d updated from a provider error: %s", person_id, effect)
