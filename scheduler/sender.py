@@ -69,7 +69,7 @@ from scheduler.quiet import next_allowed
 from scheduler.ratelimit import Limit, hold, limits_for, reserve
 from storage.db import Database
 from storage.models import DeliveryEvent, OutboxMessage, Person
-from storage.people import mask_phone
+from storage.people import apply_delivery_effect, mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -587,13 +587,5 @@ async def _apply_effect(session: AsyncSession, person_id: int, effect: str, at: 
     person = await session.get(Person, person_id)
     if person is None:
         return
-    if effect == "opted_out":
-        if person.consent != "opted_out":
-            person.consent = "opted_out"
-            person.consent_source = "carrier"
-            person.consent_at = at
-    elif effect in ("invalid", "not_mobile"):
-        person.phone_status = effect
-    elif effect == "blocked":
-        person.telegram_status = "blocked"
+    apply_delivery_effect(person, effect, at)
     log.info("person %d updated from a provider error: %s", person_id, effect)

@@ -85,13 +85,9 @@ async def commit(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
     action, rest = await pick_action(turn, tokens, command="commit", example_args=str(value))
     if action is None:
         return
-    if not turn.in_group:
-        insts = await pick_own_institutions(turn, roles, " ".join(rest))
-        if len(insts) != 1:
-            if len(insts) > 1:
-                turn.say("tg_which_institution", institutions=", ".join(i.name for i in insts[:20]))
-            return
-    inst = insts[0]
+    inst = await one_institution(turn, roles, insts, rest)
+    if inst is None:
+        return
     assert turn.caller is not None
     await set_commitment(
         turn.session,
@@ -152,6 +148,20 @@ async def turnout(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
         )
 
 
+async def one_institution(
+    turn: Turn, roles: Roles, insts: list[Institution], rest: list[str]
+) -> Institution | None:
+    """The one institution a command that writes (/commit, /count) is for: the group's own, or
+    in a private chat the one the leader leads or names (else they are asked which)."""
+    if not turn.in_group:
+        insts = await pick_own_institutions(turn, roles, " ".join(rest))
+        if len(insts) > 1:
+            turn.say("tg_which_institution", institutions=", ".join(i.name for i in insts[:20]))
+        if len(insts) != 1:
+            return None
+    return insts[0]
+
+
 async def chase(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
     scope = await leader_scope(turn, svc)
     if scope is None:
@@ -200,13 +210,9 @@ async def count(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
     )
     if action is None:
         return
-    if not turn.in_group:
-        insts = await pick_own_institutions(turn, roles, " ".join(rest))
-        if len(insts) != 1:
-            if len(insts) > 1:
-                turn.say("tg_which_institution", institutions=", ".join(i.name for i in insts[:20]))
-            return
-    inst = insts[0]
+    inst = await one_institution(turn, roles, insts, rest)
+    if inst is None:
+        return
     assert turn.caller is not None
     await record_headcount(
         turn.session,
