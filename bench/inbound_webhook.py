@@ -10,15 +10,19 @@ action, starts the real app (bot.app.create_app, logging at INFO as ``turnout se
 separate process, and drives POST /webhooks/twilio/sms with correctly signed Twilio forms over
 keep-alive connections: YES / NO / MAYBE / "YES 2" / free text / HELP / STOP from many numbers
 (some unknown), each with a unique MessageSid, plus a share of exact replays. The same load
-generator then hits a bare aiohttp handler (parse the form, return fixed TwiML), so the ratio
-shows what the app costs over aiohttp itself.
+generator also drives a bare aiohttp handler (parse the form, return fixed TwiML), so the ratio
+shows what the app costs over aiohttp itself. Reported: messages/s, p50/p99 latency, and the
+server's CPU time per message (user + system, all threads: the cost that does not depend on
+what else the machine is doing).
 
 The load generator is this process (the servers run in their own processes, so neither shares
 an event loop with it); it speaks HTTP/1.1 over raw asyncio sockets with every request built and
 signed before the clock starts, so it costs a few microseconds a request. After each run the
 database is checked: every MessageSid answered 200 is stored exactly once and handled without
 error, every message has its replies (unless the sender had opted out), the TwiML counts match
-the outbox, and every replay got byte-for-byte the first answer.
+the outbox, and every replay got byte-for-byte the first answer. Then ``--breakdown`` more
+messages go through InboundPipeline.receive one at a time in this process, each step timed:
+where the time goes.
 """
 
 from __future__ import annotations
@@ -526,13 +530,13 @@ STEPS = [
     ("bot.inbound", "InboundPipeline.receive", "pipeline, all steps"),
     ("bot.inbound", "InboundPipeline._store", "1. store the message (own transaction)"),
     ("bot.inbound", "InboundPipeline._handle", "2. handle, before commit"),
-    ("bot.inbound", "InboundPipeline.resolve_person", "find the sender"),
-    ("bot.inbound", "parse", "parse the text"),
-    ("bot.inbound", "dispatch", "run the handler (dispatch)"),
-    ("bot.handlers.listening", "intercept", "listening.intercept"),
-    ("bot.handlers.followup", "answer", "followup.answer"),
-    ("bot.handlers.actions", "open_invitations", "actions.open_invitations"),
-    ("bot.inbound", "InboundPipeline.write_replies", "write the replies (outbox)"),
+    ("bot.inbound", "InboundPipeline.resolve_person", "2. › find the sender"),
+    ("bot.inbound", "parse", "2. › parse the text"),
+    ("bot.inbound", "dispatch", "2. › run the handler (dispatch)"),
+    ("bot.handlers.listening", "intercept", "2. › › listening.intercept"),
+    ("bot.handlers.followup", "answer", "2. › › › followup.answer"),
+    ("bot.handlers.actions", "open_invitations", "2. › › › actions.open_invitations"),
+    ("bot.inbound", "InboundPipeline.write_replies", "2. › write the replies (outbox)"),
     ("bot.inbound", "InboundPipeline.replies_for", "replies of a replay"),
 ]
 
@@ -576,7 +580,8 @@ def timed_steps(totals: dict[str, float]) -> Iterator[None]:
         setattr(owner, name, timer(original, label))
     routes = dict(handlers.ROUTES)
     for intent, route in routes.items():
-        handlers.ROUTES[intent] = timer(route, f"route {route.__module__}.{route.__name__}")
+        name = f"{route.__module__.removeprefix('bot.handlers.')}.{route.__name__}"
+        handlers.ROUTES[intent] = timer(route, f"2. › › route {name}")
     try:
         yield
     finally:
@@ -660,9 +665,11 @@ def breakdown_table(
         "|---|" + "---:|" * len(backends),
     ]
     labels = [label for _, _, label in STEPS]
-    labels += sorted({k for by_step, _ in steps.values() for k in by_step} - set(labels))
+    routes = sorted({k for by_step, _ in steps.values() for k in by_step} - set(labels))
+    at = labels.index("2. › run the handler (dispatch)") + 1
+    labels[at:at] = routes
     for label in labels:
-        if not any(label in by_step for by_step, _ in steps.values()):
+        if not any(by_step.get(label, 0) >= 1 for by_step, _ in steps.values()):
             continue
         cells = [f"{steps[b][0].get(label, 0):,.0f}" for b in backends]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -674,7 +681,7 @@ def breakdown_table(
         for b in backends
     ]
     out.append(
-        "| 2. commit (flush, COMMIT), session set-up | "
+        "| 2. commit (flush, COMMIT), session set-up: all steps - 1. - 2. | "
         + " | ".join(f"{c:,.0f}" for c in commit)
         + " |"
     )
@@ -880,7 +887,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
             print(f"\nFAILED ({row.backend}, {row.handler}): {problem}")
     if not failed:
         print("\nverified: every MessageSid stored once, handled, answered; replays identical")
-    command = "python bench/inbound_webhook.py " + " ".join(sys.argv[1:])
+    command = ".venv/bin/python bench/inbound_webhook.py " + " ".join(sys.argv[1:])
     section = "\n".join(
         [
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command.strip()}`"
