@@ -48,13 +48,6 @@ class Draft:
     params: Mapping[str, Any]
 
 
-def insert_ignore(session: AsyncSession, values: list[dict[str, Any]]) -> Any:
-    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, for either dialect."""
-    dialect = session.get_bind().dialect.name
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage).values(values)
-    return stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
-
-
 # enqueue's statements, built once. Rows go as parameters, not inside the statement: a
 # multi-row VALUES has no cache key, so SQLAlchemy would compile it afresh on every call.
 # RETURNING gives back the rows it wrote, so new rows need no read-back.
@@ -86,6 +79,7 @@ async def enqueue(
     action_id: int | None = None,
     in_reply_to_id: int | None = None,
     inline_provider: str | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> list[OutboxMessage]:
     """Write the message (and the intro before it, if the person has never had one).
 
@@ -94,6 +88,7 @@ async def enqueue(
 
     ``inline_provider`` is for replies the webhook answers inline (Twilio's TwiML): the row is
     written already ``sent`` through that provider, so no worker can ever send it a second time.
+    ``payload`` carries channel extras (Telegram buttons, an edit target) on the message row.
     """
     address = address_for(person, channel)
     if address is None:
@@ -104,33 +99,101 @@ async def enqueue(
     drafts.append((dedupe_key, draft))
     if person.introduced_at is None:
         person.introduced_at = now
-    rows = []
-    for key, d in drafts:
-        body = render(d.template, person.language, alliance=alliance, **d.params)
-        rows.append(
-            {
-                "dedupe_key": key,
-                "channel": channel,
-                "person_id": person.id,
-                "to_address": address,
-                "body": body,
-                "template": d.template,
-                "kind": kind,
-                "priority": PRIORITY[kind],
-                "segments": count_segments(body) if channel == "sms" else 1,
-                "status": "sent" if inline_provider else "queued",
-                "provider": inline_provider,
-                "sent_at": now if inline_provider else None,
-                # Same time and priority: the lower id (the intro) goes first.
-                "not_before": not_before or now,
-                "expires_at": expires_at,
-                "attempts": 0,
-                "action_id": action_id,
-                "in_reply_to_id": in_reply_to_id,
-                "created_at": now,
-                "updated_at": now,
-            }
+    rows = [
+        _row(
+            key=key,
+            channel=channel,
+            to_address=address,
+            body=render(d.template, person.language, alliance=alliance, **d.params),
+            template=d.template,
+            kind=kind,
+            now=now,
+            person_id=person.id,
+            # Same time and priority: the lower id (the intro) goes first.
+            not_before=not_before,
+            expires_at=expires_at,
+            action_id=action_id,
+            in_reply_to_id=in_reply_to_id,
+            inline_provider=inline_provider,
+            payload=payload if key == dedupe_key else None,
         )
+        for key, d in drafts
+    ]
+    return await _insert(session, rows)
+
+
+async def enqueue_address(
+    session: AsyncSession,
+    *,
+    channel: str,
+    to_address: str,
+    body: str,
+    template: str,
+    dedupe_key: str,
+    now: datetime,
+    kind: str = "reply",
+    inline_provider: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> OutboxMessage:
+    """A message to an address that is not a person: a Telegram group, or someone who has not
+    linked yet. Already rendered (the caller knows the language); same dedupe rule as enqueue."""
+    row = _row(
+        key=dedupe_key,
+        channel=channel,
+        to_address=to_address,
+        body=body,
+        template=template,
+        kind=kind,
+        now=now,
+        inline_provider=inline_provider,
+        payload=payload,
+    )
+    return (await _insert(session, [row]))[0]
+
+
+def _row(
+    *,
+    key: str,
+    channel: str,
+    to_address: str,
+    body: str,
+    template: str,
+    kind: str,
+    now: datetime,
+    person_id: int | None = None,
+    not_before: datetime | None = None,
+    expires_at: datetime | None = None,
+    action_id: int | None = None,
+    in_reply_to_id: int | None = None,
+    inline_provider: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "dedupe_key": key,
+        "channel": channel,
+        "person_id": person_id,
+        "to_address": to_address,
+        "body": body,
+        "template": template,
+        "kind": kind,
+        "priority": PRIORITY[kind],
+        "segments": count_segments(body) if channel == "sms" else 1,
+        "status": "sent" if inline_provider else "queued",
+        "provider": inline_provider,
+        "sent_at": now if inline_provider else None,
+        "not_before": not_before or now,
+        "expires_at": expires_at,
+        "attempts": 0,
+        "action_id": action_id,
+        "in_reply_to_id": in_reply_to_id,
+        "payload": payload,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[OutboxMessage]:
+    """Insert what is new, return every row for these keys (new or already there), in order."""
     # Core on the session's connection: the ORM's bulk insert costs several times the statement.
     connection = await session.connection()
     insert = _INSERT_IGNORE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
@@ -140,7 +203,7 @@ async def enqueue(
         loaded = [as_loaded(OutboxMessage, row) for row in sorted(written, key=lambda r: r.id)]
         session.add_all(loaded)
         return loaded
-    result = await session.scalars(_ROWS_BY_KEY, {"keys": [key for key, _ in drafts]})
+    result = await session.scalars(_ROWS_BY_KEY, {"keys": [row["dedupe_key"] for row in rows]})
     return list(result)
 
 

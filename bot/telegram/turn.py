@@ -21,7 +21,7 @@ from telegram import Chat, Update, User
 
 from config.messages import format_when, render
 from storage.models import Action, OutboxAttachment, OutboxMessage, Person, TelegramGroup
-from storage.outbox import PRIORITY, Draft, enqueue, insert_ignore
+from storage.outbox import Draft, enqueue, enqueue_address
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ async def enqueue_chat(
     inline_provider: str | None = None,
 ) -> OutboxMessage | None:
     """A message to a Telegram chat that is not a known person's private chat: a group, or
-    someone not linked yet. Same row shape and dedupe rule as storage.outbox.enqueue."""
+    someone not linked yet. Group texts never carry a phone number."""
     body = render(template, language, alliance=alliance, **params)
     if chat_id < 0:
         safe = redact_phones(body)
@@ -67,28 +67,18 @@ async def enqueue_chat(
             body = safe
     if len(body) > MAX_TEXT:
         body = body[: MAX_TEXT - 1] + "…"
-    row = {
-        "dedupe_key": dedupe_key,
-        "channel": "telegram",
-        "person_id": None,
-        "to_address": str(chat_id),
-        "body": body,
-        "template": template,
-        "kind": kind,
-        "priority": PRIORITY[kind],
-        "segments": 1,
-        "status": "sent" if inline_provider else "queued",
-        "provider": inline_provider,
-        "sent_at": now if inline_provider else None,
-        "not_before": now,
-        "expires_at": None,
-        "attempts": 0,
-        "payload": payload,
-        "created_at": now,
-        "updated_at": now,
-    }
-    await session.execute(insert_ignore(session, [row]))
-    return await session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
+    return await enqueue_address(
+        session,
+        channel="telegram",
+        to_address=str(chat_id),
+        body=body,
+        template=template,
+        dedupe_key=dedupe_key,
+        now=now,
+        kind=kind,
+        inline_provider=inline_provider,
+        payload=payload,
+    )
 
 
 @dataclass(frozen=True)
@@ -225,12 +215,9 @@ class Turn:
                 kind="reply",
                 channel="telegram",
                 alliance=self.alliance,
+                payload=reply.payload,
             )
-            if not rows:
-                return None
-            if reply.payload is not None:
-                rows[-1].payload = reply.payload
-            return rows[-1]
+            return rows[-1] if rows else None
         return await enqueue_chat(
             self.session,
             chat_id=chat_id,
