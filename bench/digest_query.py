@@ -274,11 +274,12 @@ and gained nothing measurable here.
 ## Why the 200 ms target is missed, and what would meet it
 
 On this machine the floor itself, the raw `GROUP BY` over the join of 1,000,000 invitations
-with 920,000 memberships, takes 0.4 to 0.8 s depending on the load (a parallel hash or merge join on 2 CPUs); a bare
-`count(*)` of the action's invitations takes about 0.1 s. No query over the raw rows can answer
-in 200 ms here, so the rollup's cost is reported against that floor (the ratio), which is the
-part the code controls. The daily digest runs once a day, so 1 to 3 s at this scale is fine for
-it; a leader's COUNT, which must answer while they wait, takes about 13 ms at this scale.
+with 920,000 memberships, takes 0.4 to 0.8 s depending on the load (a parallel hash or merge
+join on 2 CPUs); a bare `count(*)` of the action's invitations takes about 0.1 s. No query over
+the raw rows can answer in 200 ms here, so the rollup's cost is reported against that floor
+(the ratio), which is the part the code controls. The daily digest runs once a day, so 1 to 3 s
+at this scale is fine for it; a leader's COUNT, which must answer while they wait, takes about
+13 ms at this scale.
 
 Proposal (not implemented; it touches every writer): a counter table
 `rollup_counts (action_id, institution_id or 0, response, people, guests, attended)` updated in
