@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import phonenumbers
@@ -35,6 +36,16 @@ def normalise_phone(raw: str, region: str) -> str:
     ):
         raise BadPhone("not a possible phone number")
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+# Ten or more digits, optionally with a leading + and single spaces or hyphens between them.
+PHONE_LIKE = re.compile(r"\+?\d(?:[ -]?\d){9,}")
+HIDDEN = "[number hidden]"
+
+
+def redact_phones(text: str) -> str:
+    """Free text (a provider's error message, a group post) with every phone-like number hidden."""
+    return PHONE_LIKE.sub(HIDDEN, text)
 
 
 def mask_phone(phone: str | None) -> str:

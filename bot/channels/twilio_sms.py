@@ -26,6 +26,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from bot.channels.base import OutgoingMessage, SendResult, TransportError
+from storage.people import redact_phones
 
 TWILIO_API = "https://api.twilio.com"
 
@@ -60,7 +61,9 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
 def classify(exc: TwilioRestException) -> TransportError:
     code = int(exc.code) if exc.code else None
     status = int(exc.status or 0)
-    text = f"Twilio {status} error {code}: {exc.msg}"
+    # Twilio's messages can quote the number ("The 'To' number +44... is not valid"): logs and
+    # the outbox's error column never hold one.
+    text = redact_phones(f"Twilio {status} error {code}: {exc.msg}")
     if code in PERMANENT:
         return TransportError(text, permanent=True, code=str(code), effect=PERMANENT[code])
     if status in (401, 429) or code == 20429 or status >= 500:

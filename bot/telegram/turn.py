@@ -10,7 +10,6 @@ Group messages are written without a person (the chat is the address) and pass t
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,21 +21,15 @@ from telegram import Chat, Update, User
 from config.messages import format_when, render
 from storage.models import Action, OutboxAttachment, OutboxMessage, Person, TelegramGroup
 from storage.outbox import Draft, enqueue, enqueue_address
+from storage.people import redact_phones
 
 log = logging.getLogger(__name__)
 
-# Ten or more digits, optionally with a leading + and single spaces or hyphens between them.
-PHONE_LIKE = re.compile(r"\+?\d(?:[ -]?\d){9,}")
-HIDDEN = "[number hidden]"
 # Telegram's limits: a message's text, a callback answer's text.
 MAX_TEXT = 4096
 MAX_ANSWER = 200
 # Outbox provider for callback answers given in the webhook response (never sent by a worker).
 INLINE_PROVIDER = "tg-inline"
-
-
-def redact_phones(text: str) -> str:
-    return PHONE_LIKE.sub(HIDDEN, text)
 
 
 def is_group_chat(chat: Chat) -> bool:
