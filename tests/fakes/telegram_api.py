@@ -31,6 +31,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 BOT_TOKEN = "123456789:TEST-fake-bot-token_for-tests"
 BOT_ID = 123456789
 BOT_USERNAME = "turnout_test_bot"
@@ -82,7 +84,7 @@ class Failure:
 
 
 @dataclass
-class FakeTelegramApi:
+class FakeTelegramApi(LoopbackServer):
     token: str = BOT_TOKEN
     username: str = BOT_USERNAME
     calls: list[Call] = field(default_factory=list)
@@ -95,7 +97,6 @@ class FakeTelegramApi:
         self._script: deque[Failure] = deque()
         self._message_ids = itertools.count(1001)
         self._updates: list[dict[str, Any]] = []
-        self._runner: web.AppRunner | None = None
 
     # -- programming and reading ----------------------------------------------------------
 
@@ -143,30 +144,6 @@ class FakeTelegramApi:
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         return app
-
-    async def start(self, port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None)
-        assert sockets
-        self.url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
-        return self.url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTelegramApi:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]

@@ -35,6 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.clock import Clock, SystemClock
+from tests.fakes.loopback import LoopbackServer
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "fake-auth-token"
@@ -87,7 +88,7 @@ class Recorded:
 
 
 @dataclass
-class FakeTwilioApi:
+class FakeTwilioApi(LoopbackServer):
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
     clock: Clock = field(default_factory=SystemClock)
@@ -103,7 +104,6 @@ class FakeTwilioApi:
     def __post_init__(self) -> None:
         self._script: deque[Failure] = deque()
         self._rng = random.Random(self.seed)
-        self._runner: web.AppRunner | None = None
         self._tokens = 0.0
         self._refilled = time.monotonic()
         self.throttled = 0
@@ -152,30 +152,6 @@ class FakeTwilioApi:
         app.router.add_get("/_fake/stats", self._stats)
         app.router.add_post("/_fake/reset", self._reset)
         return app
-
-    async def start(self, port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None)
-        assert sockets
-        self.url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
-        return self.url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTwilioApi:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     def _auth_ok(self, request: web.Request, sid: str) -> bool:
         header = request.headers.get("Authorization", "")
