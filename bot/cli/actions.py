@@ -307,7 +307,8 @@ async def digest(at: str | None) -> None:
 async def plan_(at: str | None) -> None:
     """Plan the reminders and digests due now (or "as if" at --at), then show what is queued.
 
-    Planning twice queues nothing twice. In the sandbox, `turnout send --at` then "sends" them.
+    Planning twice queues nothing twice. `turnout outbox` then shows what was queued, each
+    row due at its own time (the worker sends it then, in the person's waking hours).
     """
     settings = load_settings()
     now = local_time(at, settings) if at else SystemClock().now()

@@ -93,6 +93,8 @@ async def worker() -> None:
     elect one leader for planning. On SQLite run one (or let `turnout serve` run it)."""
     settings = load_settings()
     setup_logging(settings.log_level)
+    # Migrates the embedded SQLite default, as serve does; PostgreSQL must be upgraded on purpose.
+    await (await open_db(settings)).dispose()
     click.echo(f"turnout worker: SMS via {settings.sms_provider}; Ctrl-C to stop")
     try:
         await run_worker(settings, clock=SystemClock())
