@@ -1,0 +1,94 @@
+"""The organiser's terminal, end to end on a SQLite file: import people, create an action,
+invite, a resident texts YES through the real webhook, the rollup shows it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import actions, cli, demo, messages, people, server  # noqa: F401  (registers commands)
+
+DATA = Path(__file__).parent / "data"
+
+Run = Callable[..., Result]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def turnout(tmp_path: Path) -> Run:
+    runner = CliRunner()
+    env = {
+        "TURNOUT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "TURNOUT_ALLIANCE_NAME": "Leicester Citizens",
+        # Nothing listens there: `turnout text` starts the app just for its message.
+        "TURNOUT_PORT": str(_free_port()),
+    }
+
+    def run(*args: str, ok: bool = True, stdin: str | None = None) -> Result:
+        result = runner.invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+        else:
+            assert result.exit_code != 0, result.output
+        return result
+
+    return run
+
+
+def test_import_create_invite_text_and_roll_up(turnout: Run) -> None:
+    imported = turnout("people", "import", str(DATA / "people_good.csv"))
+    assert "people created: 7" in imported.output
+    turnout(
+        "actions",
+        "create",
+        "assembly",
+        "--title",
+        "Accountability Assembly",
+        "--start",
+        "2030-03-14 18:30",
+        "--place",
+        "De Montfort Hall",
+    )
+    assert "assembly" in turnout("actions", "list").output
+    invited = turnout("invite", "assembly", "--institution", "St Mary's Church")
+    assert invited.output.startswith("invited 2")
+
+    reply = turnout("text", "07700 900001", "YES", "2")
+    assert "Thanks Ann" in reply.output and "with 2 more" in reply.output
+
+    table = turnout("rollup", "assembly").output
+    church = next(line for line in table.splitlines() if line.startswith("St Mary's Church"))
+    assert church.split()[3:7] == ["-", "1", "2", "3"]  # committed, yes, +guests, confirmed
+    outbox = turnout("outbox").output
+    assert "+447700900001" not in outbox and "+44*******001" in outbox
+
+
+def test_a_bad_csv_names_every_bad_line_and_imports_nothing(turnout: Run) -> None:
+    result = turnout("people", "import", str(DATA / "people_three_bad_rows.csv"), ok=False)
+    assert "nothing was imported" in result.output
+    assert "line 3:" in result.output and "line 4:" in result.output
+    assert "Ann" not in turnout("people", "list").output
+
+
+def test_wrong_input_gets_a_clear_error(turnout: Run) -> None:
+    assert "not a possible phone number" in turnout("text", "0770", "YES", ok=False).output
+    assert "no action called" in turnout("rollup", "nothing", ok=False).output
+    bad_start = turnout(
+        "actions", "create", "x1", "--title", "T", "--start", "soon", "--place", "P", ok=False
+    )
+    assert "expected a date and time" in bad_start.output
+
+
+def test_a_bad_setting_names_the_variable() -> None:
+    result = CliRunner().invoke(cli, ["actions", "list"], env={"TURNOUT_QUIET_START": "25:00"})
+    assert result.exit_code != 0
+    assert "TURNOUT_QUIET_START" in result.output
