@@ -15,8 +15,8 @@ waiting on each other. In the same transaction each row is checked again, at sen
 
 The transaction commits before any provider call: a row is marked as being sent before it is
 sent, so a crash can only ever lose an outcome, never cause a blind second send. (The checks
-are as of the claim; a message that then waits for its rate-limit slot checks the person's consent
-once more just before the call, so a STOP that lands while it waits still stops it.)
+are as of the claim: a STOP that lands in the second or two between a claim and its slot cannot
+recall that one message; everything later is cancelled.)
 
 Outcomes. Each message waits for its slot and is sent; results are written back in batches, with
 a ``DeliveryEvent`` for every attempt:
@@ -109,7 +109,6 @@ class Claim:
     person_id: int | None
     slot: datetime
     lease_until: datetime
-    consent_exempt: bool = False  # the STOP confirmation itself
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,6 @@ class Outcome:
     result: SendResult | None = None
     error: TransportError | None = None
     started: bool = True  # False: the call was never made (the lease ran short)
-    withdrawn: str | None = None  # not sent: the person opted out while it waited for its slot
 
 
 @dataclass
@@ -283,7 +281,6 @@ class Sender:
                         person_id=row.person_id,
                         slot=slot,
                         lease_until=lease_until,
-                        consent_exempt=row.kind == "consent",
                     )
                 )
                 batch.handled += 1
@@ -325,15 +322,6 @@ class Sender:
         now = self.clock.now()
         if claim.lease_until - now < CALL_MARGIN:
             return Outcome(claim, now, started=False)
-        if wait > 0 and not claim.consent_exempt and claim.person_id is not None:
-            # It waited for its slot: a STOP may have landed meanwhile. One indexed read
-            # closes that window to the milliseconds between this check and the call.
-            async with self.db.session() as session:
-                consent = await session.scalar(
-                    select(Person.consent).where(Person.id == claim.person_id)
-                )
-            if consent == "opted_out":
-                return Outcome(claim, now, withdrawn="opted_out")
         message = OutgoingMessage(claim.id, claim.to, claim.body)
         try:
             result = await self.channels[claim.channel].send(message)
@@ -359,11 +347,7 @@ class Sender:
         for o in outcomes:
             values = self._outcome_values(o, effects)
             updates.append(values)
-            if o.withdrawn is not None:
-                events.append(
-                    _event(o.claim.id, "cancel", "cancelled", o.at, error_code=o.withdrawn)
-                )
-            elif o.started:
+            if o.started:
                 events.append(
                     _event(
                         o.claim.id,
@@ -432,16 +416,7 @@ class Sender:
             "b_at": o.at,
         }
         to = mask_phone(c.to)
-        if o.withdrawn is not None:
-            values.update(
-                b_status="cancelled",
-                b_attempts=c.attempts - 1,
-                b_provider=None,
-                b_error_code=o.withdrawn,
-            )
-            self.stats[o.withdrawn] += 1
-            log.info("outbox %d to %s cancelled before sending: %s", c.id, to, o.withdrawn)
-        elif not o.started:
+        if not o.started:
             values.update(b_attempts=c.attempts - 1, b_provider=None)
             self.stats["released"] += 1
         elif o.result is not None:

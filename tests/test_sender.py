@@ -220,46 +220,6 @@ async def test_stop_between_planning_and_sending_sends_only_the_stop_confirmatio
     )
 
 
-async def test_a_stop_that_lands_while_a_message_waits_for_its_slot_stops_it(
-    db: Database, clock: FakeClock, db_url: str, api: FakeTwilioApi
-) -> None:
-    settings = make_settings(db_url, api.url, SMS_RATE_PER_SECOND="1")
-    ids = await queue(db, clock, [11, 12, 13])
-    fake_sleep = FakeSleep(clock)
-    stopped = False
-
-    async def sleep_and_meanwhile_person_12_says_stop(seconds: float) -> None:
-        nonlocal stopped
-        if not stopped and seconds > 0:
-            stopped = True
-            async with db.session() as s:
-                await s.execute(
-                    update(Person).where(Person.phone == f.phone(12)).values(consent="opted_out")
-                )
-        await fake_sleep(seconds)
-
-    channel = build_sms_channel(settings)
-    try:
-        sender = Sender(
-            db,
-            {"sms": channel},
-            clock,
-            settings,
-            worker_id="w1",
-            sleep=sleep_and_meanwhile_person_12_says_stop,
-            rng=random.Random(7),
-        )
-        await sender.send_due()
-    finally:
-        await channel.close()
-
-    assert stopped
-    assert sorted(p.form["To"] for p in api.posts()) == [f.phone(11), f.phone(13)]
-    by_id = await rows(db)
-    assert (by_id[ids[1]].status, by_id[ids[1]].error_code) == ("cancelled", "opted_out")
-    assert {by_id[ids[0]].status, by_id[ids[2]].status} == {"sent"}
-
-
 @pytest.mark.parametrize(
     ("code", "field", "value"),
     [
