@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import click
+from aiohttp import web
 
+from bot.app import Extension, create_app
 from config.settings import Settings, SettingsError
 from storage.db import Database
 from storage.migrate import pending, upgrade
@@ -62,6 +65,23 @@ async def with_db(settings: Settings, body: Callable[[Database], Awaitable[T]]) 
     try:
         return await body(db)
     finally:
+        await db.dispose()
+
+
+@asynccontextmanager
+async def app_on_loopback(
+    settings: Settings, extensions: list[Extension] | None = None
+) -> AsyncIterator[str]:
+    """No server running: the same app on a free loopback port for the life of the block
+    (its base URL), so sandbox commands always go through the real webhooks."""
+    db = await open_db(settings)
+    runner = web.AppRunner(create_app(settings, db=db, extensions=extensions))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
         await db.dispose()
 
 

@@ -10,13 +10,11 @@ from xml.etree import ElementTree
 
 import aiohttp
 import click
-from aiohttp import web
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from bot.app import create_app
 from bot.cli import cli
-from bot.cli.common import load_settings, open_db, run, table, with_db
+from bot.cli.common import app_on_loopback, load_settings, run, table, with_db
 from config.settings import Settings
 from storage.db import Database
 from storage.models import InboundMessage, OutboxMessage, Person
@@ -61,21 +59,6 @@ async def _post(url: str, form: dict[str, str], signature: str) -> str:
         return text
 
 
-async def _post_in_process(settings: Settings, form: dict[str, str], signature: str) -> str:
-    """No server running: start the same app on a loopback port for this one message."""
-    db = await open_db(settings)
-    runner = web.AppRunner(create_app(settings, db=db))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        port = runner.addresses[0][1]
-        return await _post(f"http://127.0.0.1:{port}{SMS_PATH}", form, signature)
-    finally:
-        await runner.cleanup()
-        await db.dispose()
-
-
 @cli.command()
 @click.argument("phone")
 @click.argument("message", nargs=-1, required=True)
@@ -95,7 +78,8 @@ async def text(phone: str, message: tuple[str, ...]) -> None:
     try:
         twiml = await _post(f"http://{settings.host}:{settings.port}{SMS_PATH}", form, signature)
     except aiohttp.ClientConnectionError:
-        twiml = await _post_in_process(settings, form, signature)
+        async with app_on_loopback(settings) as base:
+            twiml = await _post(base + SMS_PATH, form, signature)
     # Our own server's TwiML, not untrusted input.
     replies = [m.text or "" for m in ElementTree.fromstring(twiml).iter("Message")]  # noqa: S314
     if not replies:

@@ -14,15 +14,13 @@ from typing import Any
 
 import aiohttp
 import click
-from aiohttp import web
 from sqlalchemy import select
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.app import create_app
 from bot.channels.telegram import api_urls, quiet_library_loggers
 from bot.cli import cli
-from bot.cli.common import load_settings, open_db, run, setup_logging, with_db
+from bot.cli.common import app_on_loopback, load_settings, open_db, run, setup_logging, with_db
 from bot.clock import SystemClock
 from bot.inbound import InboundPipeline
 from bot.telegram.extension import telegram_extension
@@ -292,20 +290,6 @@ async def _post(url: str, settings: Settings, update: dict[str, Any]) -> tuple[i
         return resp.status, await resp.text()
 
 
-async def _post_in_process(settings: Settings, update: dict[str, Any]) -> tuple[int, str]:
-    db = await open_db(settings)
-    runner = web.AppRunner(create_app(settings, db=db, extensions=[telegram_extension]))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        port = runner.addresses[0][1]
-        return await _post(f"http://127.0.0.1:{port}{PATH}", settings, update)
-    finally:
-        await runner.cleanup()
-        await db.dispose()
-
-
 @telegram.command()
 @click.option("--user", "user_id", type=int, required=True, help="Be this Telegram user id.")
 @click.option("--name", default="", help='Their name, e.g. "Ann Patel".')
@@ -350,7 +334,8 @@ async def say(
             f"http://{settings.host}:{settings.port}{PATH}", settings, update
         )
     except aiohttp.ClientConnectionError:
-        status, body = await _post_in_process(settings, update)
+        async with app_on_loopback(settings, extensions=[telegram_extension]) as base:
+            status, body = await _post(base + PATH, settings, update)
     if status != 200:
         raise click.ClickException(f"the server answered {status}: {body.strip()}")
     if body.strip():
