@@ -90,21 +90,8 @@ async def intercept(ctx: Context, intent: Intent) -> bool:
     contact.channel = ctx.channel
     if await _continues_last_answer(ctx, contact, campaign, body):
         return True
-    if consent_step:
-        # More to say instead of YES / NO: kept with the last answers, and asked again.
-        await record_answer(
-            ctx.session,
-            campaign_id=campaign.id,
-            person=ctx.person,
-            body=body,
-            source=ctx.channel,
-            now=ctx.now,
-            question_id=questions[-1].id,
-            inbound_id=ctx.inbound.id,
-        )
-        who = await follow_up_by(ctx.session, ctx.person, ctx.alliance)
-        ctx.reply("listening_consent_retry", who=who)
-        return True
+    # At the consent step, more to say instead of YES / NO is kept with the last answers.
+    question = questions[-1] if consent_step else questions[contact.step]
     await record_answer(
         ctx.session,
         campaign_id=campaign.id,
@@ -112,9 +99,13 @@ async def intercept(ctx: Context, intent: Intent) -> bool:
         body=body,
         source=ctx.channel,
         now=ctx.now,
-        question_id=questions[contact.step].id,
+        question_id=question.id,
         inbound_id=ctx.inbound.id,
     )
+    if consent_step:
+        who = await follow_up_by(ctx.session, ctx.person, ctx.alliance)
+        ctx.reply("listening_consent_retry", who=who)
+        return True
     contact.step += 1
     contact.asked_at = ctx.now
     draft = await step_draft(
