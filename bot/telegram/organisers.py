@@ -11,7 +11,7 @@ from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot.handlers import actions
 from bot.telegram.leaders import contact_keyboard
-from bot.telegram.roles import roles_of
+from bot.telegram.roles import Roles, roles_of
 from bot.telegram.service import Handlers, TelegramService
 from bot.telegram.turn import Attachment, Turn
 from config.messages import format_when
@@ -25,14 +25,22 @@ COMMANDS = ("digest", "actions", "linkcode")
 MAX_ACTIONS = 20
 
 
-async def digest(turn: Turn, svc: TelegramService) -> None:
+async def private_roles(turn: Turn) -> Roles | None:
+    """The caller's roles, for a command that works only in a private chat with a linked
+    person; None (and the caller told why) otherwise."""
     if turn.in_group:
         turn.say("tg_private_only")
-        return
+        return None
     if turn.caller is None:
         turn.say("tg_welcome", payload=contact_keyboard(turn))
+        return None
+    return await roles_of(turn.session, turn.caller)
+
+
+async def digest(turn: Turn, svc: TelegramService) -> None:
+    roles = await private_roles(turn)
+    if roles is None:
         return
-    roles = await roles_of(turn.session, turn.caller)
     if not roles.organiser:
         turn.say("tg_organisers_only")
         return
@@ -85,13 +93,9 @@ async def list_actions(turn: Turn, svc: TelegramService) -> None:
 async def link_code(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
     """``/linkcode St Mary`` (organisers: a code for the institution's group) or
     ``/linkcode 07700 900123`` (a code for that person; leaders for their own people)."""
-    if turn.in_group:
-        turn.say("tg_private_only")
+    roles = await private_roles(turn)
+    if roles is None:
         return
-    if turn.caller is None:
-        turn.say("tg_welcome", payload=contact_keyboard(turn))
-        return
-    roles = await roles_of(turn.session, turn.caller)
     if not roles.leader_anywhere:
         turn.say("tg_leaders_only_dm")
         return
