@@ -96,6 +96,7 @@ async def link_code(turn: Turn, svc: TelegramService, tokens: list[str]) -> None
     roles = await private_roles(turn)
     if roles is None:
         return
+    assert turn.caller is not None  # private_roles returned roles: the caller is linked
     if not roles.leader_anywhere:
         turn.say("tg_leaders_only_dm")
         return
