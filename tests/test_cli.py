@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import actions, cli, demo, messages, people, server  # noqa: F401  (registers commands)
+from bot.cli.runtime import Runtime
+from bot.clock import FakeClock
 
 DATA = Path(__file__).parent / "data"
 
@@ -24,7 +26,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def turnout(tmp_path: Path) -> Run:
+def turnout(tmp_path: Path, clock: FakeClock) -> Run:
     runner = CliRunner()
     env = {
         "TURNOUT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
@@ -33,8 +35,16 @@ def turnout(tmp_path: Path) -> Run:
         "TURNOUT_PORT": str(_free_port()),
     }
 
-    def run(*args: str, ok: bool = True, stdin: str | None = None) -> Result:
-        result = runner.invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
+    def run(*args: str, ok: bool = True, stdin: str | None = None, **more_env: str) -> Result:
+        result = runner.invoke(
+            cli,
+            list(args),
+            env={**env, **more_env},
+            input=stdin,
+            catch_exceptions=False,
+            # The CLI's clock: the test's FakeClock, unless TURNOUT_NOW is given instead.
+            obj=Runtime(clock=None if "TURNOUT_NOW" in more_env else clock),
+        )
         if ok:
             assert result.exit_code == 0, result.output
         else:
@@ -86,6 +96,12 @@ def test_wrong_input_gets_a_clear_error(turnout: Run) -> None:
         "actions", "create", "x1", "--title", "T", "--start", "soon", "--place", "P", ok=False
     )
     assert "expected a date and time" in bad_start.output
+
+
+def test_help_works_even_with_a_bad_setting() -> None:
+    env = {"TURNOUT_QUIET_START": "25:00"}
+    result = CliRunner().invoke(cli, ["actions", "list", "--help"], env=env)
+    assert result.exit_code == 0 and "Upcoming actions" in result.output
 
 
 def test_a_bad_setting_names_the_variable() -> None:
