@@ -17,6 +17,7 @@ from bot.cli import cli
 from bot.cli.common import run, table
 from bot.cli.runtime import Runtime, pass_runtime
 from config.settings import Settings
+from scheduler.waiting import why_waiting
 from storage.db import Database
 from storage.models import InboundMessage, OutboxMessage, Person
 from storage.people import BadPhone, mask_phone, normalise_phone
@@ -96,32 +97,41 @@ async def text(rt: Runtime, phone: str, message: tuple[str, ...]) -> None:
 @pass_runtime
 @run
 async def outbox(rt: Runtime, limit: int, phone: str | None) -> None:
-    """Messages sent (or queued), newest last: status, provider id, errors."""
+    """Messages sent (or queued), newest last: status, why a queued one waits ("held until
+    09:00, quiet hours", "retry 2 at 10:41 (Twilio 20429)", "due 18:30", "waiting for a send
+    slot", in the person's local time), errors."""
     settings = rt.settings
+    now = rt.clock.now()
 
     async def body(db: Database) -> None:
-        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        query = (
+            select(OutboxMessage, Person)
+            .outerjoin(Person, Person.id == OutboxMessage.person_id)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
         if phone:
             query = query.where(
                 OutboxMessage.to_address == normalise_phone(phone, settings.default_region)
             )
         async with db.session() as session:
-            rows = list(await session.scalars(query))
+            rows = list((await session.execute(query)).all())
         rows.reverse()
         click.echo(
             table(
-                ["id", "to", "status", "kind", "template", "error", "text"],
+                ["id", "to", "status", "waiting", "kind", "template", "error", "text"],
                 [
                     [
                         r.id,
                         r.to_address if phone or r.channel != "sms" else mask_phone(r.to_address),
                         r.status,
+                        why_waiting(r, person, now, settings),
                         r.kind,
                         r.template,
                         r.error_code or "",
                         r.body[:70],
                     ]
-                    for r in rows
+                    for r, person in rows
                 ],
             )
         )
