@@ -1,7 +1,8 @@
 """The aiohttp application: webhooks, health, and (optionally) the in-process worker.
 
-``create_app(settings, db=..., clock=...)`` builds it; tests pass their own database and clock,
-``turnout serve`` lets it open its own. Long-lived resources are tied to ``cleanup_ctx`` so they
+``create_app(settings, clock=..., db=...)`` builds it: the clock always comes from the caller
+(``turnout serve``: the CLI runtime's; tests: their own), the database may (else the app opens
+and closes its own). Long-lived resources are tied to ``cleanup_ctx`` so they
 start and stop with the server.
 """
 
@@ -15,7 +16,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.app_keys import CLOCK, DB, OUTBOX_WAKERS, PIPELINE, SETTINGS
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock
 from bot.inbound import InboundPipeline
 from bot.telegram import webhook as telegram
 from bot.webhooks import twilio
@@ -62,13 +63,13 @@ async def never_500(request: web.Request, handler: Any) -> web.StreamResponse:
 def create_app(
     settings: Settings,
     *,
+    clock: Clock,
     db: Database | None = None,
-    clock: Clock | None = None,
     extensions: list[Extension] | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=256 * 1024, middlewares=[never_500])
     app[SETTINGS] = settings
-    app[CLOCK] = clock or SystemClock()
+    app[CLOCK] = clock
     owns_db = db is None
     database = db or Database.from_url(settings.database_url)
     app[DB] = database

@@ -17,7 +17,7 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -94,6 +94,10 @@ class Settings:
     listening_nudge_hours: int = 72
     listening_join_seconds: int = 15
     run_worker_in_server: bool = True
+    # TURNOUT_NOW: the server, the worker and every command start their clock at this moment and
+    # let it run from there (bot/clock.py: RunningClock), e.g. to try the sandbox by day at
+    # night. Unset (None): the system clock.
+    now: datetime | None = None
     sandbox_auth_token: Secret = field(default_factory=lambda: Secret("sandbox-auth-token"))
     log_level: str = "INFO"
 
@@ -136,6 +140,7 @@ class Settings:
         r = _Reader(env)
         host = r.text("HOST", cls.host)
         port = r.integer("PORT", cls.port, lo=1, hi=65535)
+        zone = r.timezone("DEFAULT_TIMEZONE", cls.default_timezone)
         settings = cls(
             database_url=r.database_url("DATABASE_URL", DEFAULT_DATABASE_URL),
             host=host,
@@ -144,7 +149,7 @@ class Settings:
             alliance_name=r.text("ALLIANCE_NAME", cls.alliance_name),
             default_region=r.region("DEFAULT_REGION", cls.default_region),
             default_language=r.choice("DEFAULT_LANGUAGE", cls.default_language, LANGUAGES),
-            default_timezone=r.timezone("DEFAULT_TIMEZONE", cls.default_timezone),
+            default_timezone=zone,
             twilio_account_sid=r.text("TWILIO_ACCOUNT_SID", ""),
             twilio_auth_token=r.secret("TWILIO_AUTH_TOKEN"),
             twilio_from=r.text("TWILIO_FROM", ""),
@@ -182,6 +187,7 @@ class Settings:
                 "LISTENING_JOIN_SECONDS", cls.listening_join_seconds, lo=0, hi=3600
             ),
             run_worker_in_server=r.flag("RUN_WORKER_IN_SERVER", True),
+            now=r.moment("NOW", zone=zone),
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
         if settings.twilio_account_sid and not settings.twilio_auth_token:
@@ -347,6 +353,20 @@ class _Reader:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise self._fail(name, f"unknown time zone {value!r}") from None
         return value
+
+    def moment(self, name: str, *, zone: str) -> datetime | None:
+        """An ISO date and time (``2026-12-01 14:00``, ``2026-12-01T14:00:00+00:00``); without
+        an offset it is a local time in ``zone``."""
+        value = self._raw(name)
+        if value is None:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise self._fail(
+                name, f"expected a date and time such as 2026-12-01 14:00, got {value!r}"
+            ) from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zoneinfo.ZoneInfo(zone))
 
     def clock_time(self, name: str, default: time) -> time:
         value = self._raw(name)

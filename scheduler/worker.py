@@ -20,12 +20,16 @@ Sending itself runs on every worker (on PostgreSQL, ``FOR UPDATE SKIP LOCKED`` s
 outbox). Nothing to be sent lives in APScheduler: a job missed while the process was down
 just runs at the next tick, and periodic jobs must be idempotent (the outbox's dedupe keys).
 
+Time: the sender, the planner and every job read ``clock`` (bot/clock.py), never the wall clock.
+APScheduler keeps its own wall-clock time, but only to space the ticks and the intervals apart;
+a job that runs at start is started by the worker itself, not given a wall-clock first run.
+
 Use::
 
-    await run_worker(settings, clock=SystemClock())        # ``turnout worker``; until SIGTERM
+    await run_worker(db, settings, clock=clock)            # ``turnout worker``; until SIGTERM
 
     async def worker_ctx(app: web.Application) -> AsyncIterator[None]:   # ``turnout serve``
-        async with worker_context(app[DB], settings, SystemClock()) as worker:
+        async with worker_context(app[DB], settings, app[CLOCK]) as worker:
             app[WORKER] = worker
             yield
 """
@@ -41,7 +45,6 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -92,6 +95,7 @@ class Worker:
         self.drain_limit = drain_limit
         self._jobs: dict[str, tuple[Job, Any]] = {}
         self._run_at_start: set[str] = set()
+        self._in_flight: set[str] = set()  # one run of a job at a time
         self._scheduler: AsyncIOScheduler | None = None
         self._wake = asyncio.Event()
         self._stopping = False
@@ -138,6 +142,8 @@ class Worker:
             self._run_at_start.add(name)
         if self._scheduler is not None:
             self._schedule(name)
+            if run_at_start:
+                self._run_now(name)
 
     async def run_periodic(self, name: str) -> bool:
         """Run a registered job now if this worker is the leader (``turnout`` fast-forward,
@@ -151,25 +157,28 @@ class Worker:
     def _schedule(self, name: str) -> None:
         assert self._scheduler is not None
         _, trigger = self._jobs[name]
-        first: dict[str, Any] = {}
-        if name in self._run_at_start:
-            first["next_run_time"] = datetime.now(UTC)  # the scheduler's own wall clock
-        self._scheduler.add_job(
-            self._run_leader_job, trigger, args=(name,), id=name, name=name, **first
-        )
+        self._scheduler.add_job(self._run_leader_job, trigger, args=(name,), id=name, name=name)
+
+    def _run_now(self, name: str) -> None:
+        """Start a run of ``name`` now, outside the metronome (``run_at_start``)."""
+        task = asyncio.create_task(self._run_leader_job(name), name=f"turnout-job-{name}")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def _run_leader_job(self, name: str) -> None:
-        if self._stopping:
-            return
+        if self._stopping or name in self._in_flight:
+            return  # a run at start still going when the first tick comes: skip the tick
         task = asyncio.current_task()
         assert task is not None
         self._running.add(task)
+        self._in_flight.add(name)
         try:
             if await self.ensure_leader():
                 await self._jobs[name][0]()
         except Exception:
             log.exception("periodic job %s failed; it runs again at its next time", name)
         finally:
+            self._in_flight.discard(name)
             self._running.discard(task)
 
     # -- leadership ---------------------------------------------------------------------------
@@ -264,6 +273,8 @@ class Worker:
         for name in self._jobs:
             self._schedule(name)
         self._scheduler.start()
+        for name in self._run_at_start:
+            self._run_now(name)
         self._send_task = asyncio.create_task(self._send_loop(), name="turnout-send-loop")
         self.wake()
         log.info("worker %s started", self.sender.worker_id)
@@ -346,22 +357,19 @@ async def worker_context(
 
 
 async def run_worker(
-    settings: Settings, *, clock: Clock, stop: asyncio.Event | None = None
+    db: Database, settings: Settings, *, clock: Clock, stop: asyncio.Event | None = None
 ) -> None:
-    """``turnout worker``: send and run periodic jobs until SIGINT/SIGTERM (or ``stop``)."""
-    db = Database.from_url(settings.database_url)
+    """``turnout worker``: send and run periodic jobs until SIGINT/SIGTERM (or ``stop``). The
+    caller owns ``db``."""
+    if await pending(db.engine):
+        raise RuntimeError("the database schema is out of date: run the migrations first")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        if await pending(db.engine):
-            raise RuntimeError("the database schema is out of date: run the migrations first")
-        stop = stop or asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            async with worker_context(db, settings, clock, jobs=True):
-                await stop.wait()
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+        async with worker_context(db, settings, clock, jobs=True):
+            await stop.wait()
     finally:
-        await db.dispose()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

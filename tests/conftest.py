@@ -4,6 +4,12 @@ Every storage test runs on SQLite, and also on PostgreSQL when ``TURNOUT_TEST_DA
 set (``.ci/run`` sets it). PostgreSQL gets a private database per test session (so parallel runs
 on one server never collide), migrated once and truncated between tests; SQLite gets a fresh
 file per test, copied from a migrated template.
+
+No test reads the wall clock: the suite must pass at any hour (quiet hours, digests and
+reminders all depend on it). The autouse ``no_wall_clock`` guard fails any test in which
+``SystemClock.now`` is called, unless the test is marked ``@pytest.mark.real_clock``. Give the
+code under test a clock instead: the ``clock`` fixture (a FakeClock at T0), ``RunningClock(T0)``
+when time must really pass, ``Runtime(clock=...)`` for the CLI, ``TURNOUT_NOW`` for a process.
 """
 
 from __future__ import annotations
@@ -12,16 +18,17 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from bot.clock import FakeClock
+from bot.clock import FakeClock, SystemClock
 from config.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
@@ -31,6 +38,59 @@ PG_URL = os.environ.get("TURNOUT_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # A Tuesday in March 2026, 10:00 in London (GMT, before the clocks change on 29 March).
 T0 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+
+
+WALL_CLOCK_READ = (
+    "this test read the wall clock (SystemClock.now), so its result depends on the hour it runs "
+    "at. Give the code under test a clock instead: the `clock` fixture (FakeClock at T0), "
+    "RunningClock(T0) when time must pass, Runtime(clock=...) for the CLI, TURNOUT_NOW for a "
+    "subprocess; or mark the test @pytest.mark.real_clock if it is about the real clock."
+)
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_clock: the test is about the real clock and may read SystemClock"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
+@pytest.fixture(autouse=True)
+def no_wall_clock(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Fail the test at the first wall-clock read (see the module docstring); and should that
+    failure be swallowed (a background task, a server handler), fail it at teardown."""
+    if request.node.get_closest_marker("real_clock") is not None:
+        yield
+        return
+    reads: list[str] = []
+
+    def guarded_now(self: SystemClock) -> NoReturn:
+        reads.append(type(self).__name__)
+        pytest.fail(WALL_CLOCK_READ, pytrace=True)
+
+    monkeypatch.setattr(SystemClock, "now", guarded_now)
+    yield
+    if reads and not request.node.stash.get(CALL_FAILED, False):
+        pytest.fail(f"{WALL_CLOCK_READ} ({len(reads)} reads)", pytrace=False)
+
+
+@pytest.fixture
+def system_clock(request: pytest.FixtureRequest) -> SystemClock:
+    """The real clock, for tests marked ``real_clock`` only."""
+    assert request.node.get_closest_marker("real_clock") is not None, WALL_CLOCK_READ
+    return SystemClock()
 
 
 def _run(coro):  # type: ignore[no-untyped-def]

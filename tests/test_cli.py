@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import actions, cli, demo, messages, people, server  # noqa: F401  (registers commands)
+from bot.cli.runtime import Runtime
+from bot.clock import FakeClock
 
 DATA = Path(__file__).parent / "data"
 
@@ -24,7 +26,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def turnout(tmp_path: Path) -> Run:
+def turnout(tmp_path: Path, clock: FakeClock) -> Run:
     runner = CliRunner()
     env = {
         "TURNOUT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
@@ -33,8 +35,16 @@ def turnout(tmp_path: Path) -> Run:
         "TURNOUT_PORT": str(_free_port()),
     }
 
-    def run(*args: str, ok: bool = True, stdin: str | None = None) -> Result:
-        result = runner.invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
+    def run(*args: str, ok: bool = True, stdin: str | None = None, **more_env: str) -> Result:
+        result = runner.invoke(
+            cli,
+            list(args),
+            env={**env, **more_env},
+            input=stdin,
+            catch_exceptions=False,
+            # The CLI's clock: the test's FakeClock, unless TURNOUT_NOW is given instead.
+            obj=Runtime(clock=None if "TURNOUT_NOW" in more_env else clock),
+        )
         if ok:
             assert result.exit_code == 0, result.output
         else:
@@ -70,6 +80,9 @@ def test_import_create_invite_text_and_roll_up(turnout: Run) -> None:
     assert church.split()[3:7] == ["-", "1", "2", "3"]  # committed, yes, +guests, confirmed
     outbox = turnout("outbox").output
     assert "+447700900001" not in outbox and "+44*******001" in outbox
+    # 10:00 in London: the invitations are due, the worker (not running here) would send them.
+    waiting = [line for line in outbox.splitlines() if "waiting for a send slot" in line]
+    assert len(waiting) == 2 and all(" invite " in line for line in waiting)
 
 
 def test_a_bad_csv_names_every_bad_line_and_imports_nothing(turnout: Run) -> None:
@@ -86,6 +99,40 @@ def test_wrong_input_gets_a_clear_error(turnout: Run) -> None:
         "actions", "create", "x1", "--title", "T", "--start", "soon", "--place", "P", ok=False
     )
     assert "expected a date and time" in bad_start.output
+
+
+def test_at_night_turnout_now_reaches_every_command_and_the_outbox_says_why_rows_wait(
+    turnout: Run,
+) -> None:
+    """TURNOUT_NOW gives the commands their clock (no FakeClock handed in here, and the test
+    guard forbids the wall clock): 23:30 in London is inside quiet hours."""
+    turnout("people", "import", str(DATA / "people_good.csv"), TURNOUT_NOW="2026-03-10 23:00")
+    turnout(
+        "actions",
+        "create",
+        "assembly",
+        "--title",
+        "Accountability Assembly",
+        "--start",
+        "2026-03-20 18:30",
+        "--place",
+        "De Montfort Hall",
+        TURNOUT_NOW="2026-03-10 23:00",
+    )
+    night = turnout("invite", "assembly", TURNOUT_NOW="2026-03-10 23:30")
+    assert "queued" in night.output
+    outbox = turnout("outbox", TURNOUT_NOW="2026-03-10 23:30").output
+    invites = [line for line in outbox.splitlines() if " invite " in line]
+    assert invites and all("held until 09:00, quiet hours" in line for line in invites)
+    # By day the same rows are due.
+    morning = turnout("outbox", TURNOUT_NOW="2026-03-11 09:05").output
+    assert "quiet hours" not in morning and "waiting for a send slot" in morning
+
+
+def test_help_works_even_with_a_bad_setting() -> None:
+    env = {"TURNOUT_QUIET_START": "25:00"}
+    result = CliRunner().invoke(cli, ["actions", "list", "--help"], env=env)
+    assert result.exit_code == 0 and "Upcoming actions" in result.output
 
 
 def test_a_bad_setting_names_the_variable() -> None:

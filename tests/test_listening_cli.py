@@ -12,7 +12,8 @@ from click.testing import CliRunner, Result
 
 from bot.cli import cli
 from bot.cli import listening as _listening  # noqa: F401  (registers the group)
-from bot.clock import SystemClock
+from bot.cli.runtime import Runtime
+from bot.clock import FakeClock
 from bot.inbound import InboundPipeline, IncomingText
 from config.settings import Settings
 from storage.db import Database
@@ -33,7 +34,7 @@ pl = "Co kochasz w swojej okolicy?"
 
 
 @pytest.fixture
-def turnout(db: Database, db_url: str, settings: Settings) -> Iterator[object]:
+def turnout(db: Database, db_url: str, settings: Settings, clock: FakeClock) -> Iterator[object]:
     runner = CliRunner()
     env = {
         "TURNOUT_DATABASE_URL": db_url,
@@ -42,7 +43,13 @@ def turnout(db: Database, db_url: str, settings: Settings) -> Iterator[object]:
     }
 
     def run(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(cli, ["listening", *args], env=env, catch_exceptions=False)
+        result = runner.invoke(
+            cli,
+            ["listening", *args],
+            env=env,
+            catch_exceptions=False,
+            obj=Runtime(clock=clock),
+        )
         if ok:
             assert result.exit_code == 0, result.output
         return result
@@ -50,10 +57,10 @@ def turnout(db: Database, db_url: str, settings: Settings) -> Iterator[object]:
     yield run
 
 
-def _seed(db_url: str, settings: Settings) -> None:
+def _seed(db_url: str, clock: FakeClock) -> None:
     async def go() -> None:
         db = Database.from_url(db_url)
-        now = SystemClock().now()
+        now = clock.now()
         async with db.session() as s:
             marys = await f.institution(s, "St Mary's Church", now)
             await f.person(s, "Ann Patel", 1, now, institution=marys)
@@ -65,12 +72,14 @@ def _seed(db_url: str, settings: Settings) -> None:
     asyncio.run(go())
 
 
-def _text(db_url: str, settings: Settings, n: int, body: str) -> tuple[list[str], int]:
+def _text(
+    db_url: str, settings: Settings, clock: FakeClock, n: int, body: str
+) -> tuple[list[str], int]:
     """Text the bot as person ``n``: the reply templates and the stored message's id."""
 
     async def go() -> tuple[list[str], int]:
         db = Database.from_url(db_url)
-        inbound = InboundPipeline(db, settings, SystemClock())
+        inbound = InboundPipeline(db, settings, clock)
         message = IncomingText("sms", "sandbox", f"SM{n}{abs(hash(body))}", f.phone(n), body)
         result = await inbound.receive(message)
         await db.dispose()
@@ -80,11 +89,11 @@ def _text(db_url: str, settings: Settings, n: int, body: str) -> tuple[list[str]
 
 
 def test_an_organiser_runs_a_campaign_from_the_terminal(
-    turnout: object, db_url: str, settings: Settings, tmp_path: Path
+    turnout: object, db_url: str, settings: Settings, clock: FakeClock, tmp_path: Path
 ) -> None:
     run = turnout
     assert callable(run)
-    _seed(db_url, settings)
+    _seed(db_url, clock)
     spec = tmp_path / "campaign.toml"
     spec.write_text(CAMPAIGN_FILE, encoding="utf-8")
     assert "2 questions + consent" in run("create", "leicester-listens", "--file", str(spec)).output
@@ -98,12 +107,14 @@ def test_an_organiser_runs_a_campaign_from_the_terminal(
     assert "Asked 2 people" in run("send", "leicester-listens", "--institution", "St Mary's").output
     assert "Asked 0 people" in run("send", "leicester-listens", "--institution", "St Mary's").output
 
-    assert _text(db_url, settings, 1, "The damp in our flat is making the kids ill")[0] == [
+    assert _text(db_url, settings, clock, 1, "The damp in our flat is making the kids ill")[0] == [
         "listening_next"
     ]
-    assert _text(db_url, settings, 2, "Sasiedzi sa bardzo mili")[0] == ["listening_next"]
+    assert _text(db_url, settings, clock, 2, "Sasiedzi sa bardzo mili")[0] == ["listening_next"]
     # Delroy was not asked: his text lands in the inbox, and an organiser attaches it.
-    replies, message_id = _text(db_url, settings, 3, "No street lights and the potholes are bad")
+    replies, message_id = _text(
+        db_url, settings, clock, 3, "No street lights and the potholes are bad"
+    )
     assert replies == ["inbox_ack"]
     attached = run("attach", str(message_id), "leicester-listens", "--question", "1").output
     assert "is now answer" in attached

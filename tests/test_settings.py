@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
@@ -33,6 +33,7 @@ def test_it_has_working_defaults_without_any_environment() -> None:
     assert settings.digest_time == time(8, 0)
     assert settings.run_worker_in_server is True
     assert settings.log_level == "INFO"
+    assert settings.now is None  # the system clock
     assert not settings.twilio_enabled
     assert settings.sms_provider == "sandbox"
     assert not settings.telegram_enabled
@@ -86,11 +87,21 @@ def test_it_reads_good_values() -> None:
         ("TURNOUT_SMS_RATE_PER_SECOND", "0"),
         ("TURNOUT_LOG_LEVEL", "LOUD"),
         ("TURNOUT_TWILIO_FROM", "12345"),
+        ("TURNOUT_NOW", "tomorrow at 2"),
+        ("TURNOUT_NOW", "2026-12-01 25:00"),
     ],
 )
 def test_a_bad_value_stops_startup_naming_the_variable(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         load(**{variable: value})
+
+
+def test_turnout_now_is_a_local_time_in_the_default_zone_unless_it_names_an_offset() -> None:
+    assert load(TURNOUT_NOW="2026-07-01 14:00").now == datetime(2026, 7, 1, 13, 0, tzinfo=UTC)
+    warsaw = load(TURNOUT_NOW="2026-07-01 14:00", TURNOUT_DEFAULT_TIMEZONE="Europe/Warsaw")
+    assert warsaw.now == datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    explicit = load(TURNOUT_NOW="2026-07-01T14:00:00+00:00")
+    assert explicit.now == datetime(2026, 7, 1, 14, 0, tzinfo=UTC)
 
 
 def test_a_twilio_account_without_its_token_is_refused() -> None:

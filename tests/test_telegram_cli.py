@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner, Result
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from bot.cli import cli
 from bot.cli import telegram as _telegram  # noqa: F401  (registers the group)
+from bot.cli.runtime import Runtime
 from bot.clock import FakeClock
 from bot.telegram.service import ALLOWED_UPDATES
 from config.settings import Settings
@@ -30,13 +32,15 @@ Turnout = Callable[..., Awaitable[Result]]
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeTelegramApi]:
-    async with FakeTelegramApi() as fake:
+async def api(clock: FakeClock) -> AsyncIterator[FakeTelegramApi]:
+    async with FakeTelegramApi(clock=clock) as fake:
         yield fake
 
 
 @pytest.fixture
-def turnout(db: Database, db_url: str, settings: Settings, api: FakeTelegramApi) -> Turnout:
+def turnout(
+    db: Database, db_url: str, settings: Settings, api: FakeTelegramApi, clock: FakeClock
+) -> Turnout:
     runner = CliRunner()
     env = {
         "TURNOUT_DATABASE_URL": db_url,
@@ -51,7 +55,12 @@ def turnout(db: Database, db_url: str, settings: Settings, api: FakeTelegramApi)
 
     async def invoke(*args: str, ok: bool = True) -> Result:
         result = await asyncio.to_thread(
-            runner.invoke, cli, ["telegram", *args], env=env, catch_exceptions=False
+            runner.invoke,
+            cli,
+            ["telegram", *args],
+            env=env,
+            catch_exceptions=False,
+            obj=Runtime(clock=clock),
         )
         if ok:
             assert result.exit_code == 0, result.output
@@ -107,6 +116,7 @@ async def test_link_codes_for_a_group_and_for_a_person(
         rows = {r.code_hash: r for r in await s.scalars(select(TelegramLinkCode))}
     assert rows[code_hash(code)].institution_id == mary.id
     assert rows[code_hash(person_code)].person_id == ann.id
+    assert rows[code_hash(person_code)].expires_at == clock.now() + timedelta(hours=2)
     missing = await turnout("link-code", "--institution", "nowhere", ok=False)
     assert missing.exit_code != 0 and "no single institution" in missing.output
 

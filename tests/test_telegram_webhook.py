@@ -138,7 +138,7 @@ async def test_a_failing_handler_is_recorded_and_answered_with_an_apology(
 async def test_updates_stored_while_telegram_was_unreachable_are_processed_once_it_is(
     db: Database, settings: Settings, clock: FakeClock
 ) -> None:
-    api = FakeTelegramApi()
+    api = FakeTelegramApi(clock=clock)
     await api.start()
     url = api.url
     await api.close()  # nothing listens there now: getMe fails at startup
@@ -152,7 +152,7 @@ async def test_updates_stored_while_telegram_was_unreachable_are_processed_once_
             row = await s.scalar(select(TelegramUpdate))
         assert row is not None and row.processed_at is None
         # Telegram comes back on the same address: the service catches up.
-        api2 = FakeTelegramApi()
+        api2 = FakeTelegramApi(clock=clock)
         await api2.start(int(url.rsplit(":", 1)[1]))
         try:
             from bot.telegram.webhook import SLOT
@@ -185,7 +185,7 @@ async def test_without_a_token_the_route_is_off(
 async def test_a_token_without_a_webhook_secret_refuses_to_start(
     db: Database, settings: Settings, clock: FakeClock
 ) -> None:
-    async with FakeTelegramApi() as api:
+    async with FakeTelegramApi(clock=clock) as api:
         no_secret = dataclasses.replace(
             telegram_settings(settings, api), telegram_webhook_secret=Secret("")
         )

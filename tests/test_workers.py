@@ -8,22 +8,22 @@ import signal
 import sys
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select, text
 
 from bot.channels import build_sms_channel
-from bot.clock import FakeClock, SystemClock
+from bot.clock import FakeClock, RunningClock
 from config.settings import Settings
 from scheduler.worker import LEADER_LOCK_KEY, Worker, run_worker, worker_context
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests import factories as f
+from tests.conftest import T0
 from tests.fakes import RecordingChannel
 from tests.fakes.twilio_api import FakeTwilioApi
 from tests.test_sender import make_sender, make_settings, queue, rows
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 async def wait_for(predicate: object, seconds: float = 20.0) -> None:
@@ -100,11 +100,11 @@ async def test_two_workers_on_postgresql_drain_10000_rows_each_sent_exactly_once
 
 
 async def test_a_worker_killed_with_sigkill_loses_nothing_and_sends_nothing_twice(
-    db: Database, db_url: str, clock: FakeClock
+    db: Database, db_url: str, clock: FakeClock, tmp_path: Path
 ) -> None:
     numbers = range(100, 220)
     ids = await queue(db, clock, numbers)
-    async with FakeTwilioApi() as api:
+    async with FakeTwilioApi(clock=clock) as api:
         settings = make_settings(db_url, api.url, SMS_RATE_PER_SECOND="40")
         env = {
             **os.environ,
@@ -115,30 +115,36 @@ async def test_a_worker_killed_with_sigkill_loses_nothing_and_sends_nothing_twic
             "TURNOUT_TWILIO_API_URL": api.url,
             "TURNOUT_SMS_RATE_PER_SECOND": "40",
             "TURNOUT_LOG_LEVEL": "WARNING",
+            # The worker's clock starts where the test's stands (10:00 in London, not quiet
+            # hours), whatever the hour the suite runs at.
+            "TURNOUT_NOW": clock.now().isoformat(),
         }
-        code = (
-            "import asyncio\n"
-            "from bot.clock import SystemClock\n"
-            "from config.settings import Settings\n"
-            "from scheduler.worker import run_worker\n"
-            "asyncio.run(run_worker(Settings.from_env(env_file=None), clock=SystemClock()))\n"
+        # `turnout worker`, as deployed (away from any .env in the checkout).
+        code = "from bot.cli import main; main()"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, "worker", env=env, cwd=tmp_path
         )
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, env=env, cwd=ROOT)
+        sending = asyncio.ensure_future(api.wait_for_messages(20))
+        exited = asyncio.ensure_future(proc.wait())
         try:
-            await wait_for(lambda: len(api.messages) >= 20 or proc.returncode is not None)
+            await asyncio.wait({sending, exited}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+            assert sending.done(), (
+                f"the worker sent {len(api.messages)} messages (exit code {proc.returncode})"
+            )
         finally:
-            os.kill(proc.pid, signal.SIGKILL)
-            await proc.wait()
+            sending.cancel()
+            if proc.returncode is None:
+                os.kill(proc.pid, signal.SIGKILL)
+            await exited
         assert proc.returncode == -signal.SIGKILL
         at_kill = Counter(r.status for r in (await rows(db)).values())
         assert at_kill["sending"] > 0, at_kill  # it died holding claimed rows
         assert at_kill["sent"] + at_kill["sending"] + at_kill["queued"] == len(ids)
 
-        # Later, another worker settles what the dead one left, then sends the rest.
-        later = SystemClock().now() + timedelta(
-            seconds=settings.send_lease_seconds + settings.reconcile_after_seconds + 5
-        )
-        clock.set(later)
+        # An hour later (well past the lease and the settling time), another worker settles
+        # what the dead one left, then sends the rest.
+        assert settings.send_lease_seconds + settings.reconcile_after_seconds < 3600
+        clock.set(clock.now() + timedelta(hours=1))
         channel = build_sms_channel(settings)
         sender = make_sender(db, {"sms": channel}, clock, settings, worker_id="second")
         try:
@@ -218,13 +224,40 @@ def test_add_periodic_takes_an_interval_or_a_cron(settings: Settings, clock: Fak
         worker.add_periodic("digest", job, seconds=5)
 
 
+async def test_a_job_marked_run_at_start_runs_at_once_and_never_twice_at_the_same_time(
+    db: Database, settings: Settings, clock: FakeClock
+) -> None:
+    sender = make_sender(db, {"sms": RecordingChannel(clock)}, clock, settings, "w0")
+    worker = Worker(db, sender, settings, send_interval=3600)
+    runs: list[str] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def plan() -> None:
+        runs.append("plan")
+        started.set()
+        await release.wait()
+
+    worker.add_periodic("plan", plan, seconds=3600, run_at_start=True)
+    worker.start()
+    try:
+        await asyncio.wait_for(started.wait(), timeout=10)  # no tick needed: at once
+        await worker._run_leader_job("plan")  # the metronome's tick while it still runs
+        assert runs == ["plan"]
+        release.set()
+    finally:
+        await worker.stop(grace=5)
+    assert runs == ["plan"]
+
+
 async def test_a_started_worker_sends_what_is_due_and_stops_cleanly(
     db: Database, settings: Settings, clock: FakeClock
 ) -> None:
     ids = await queue(db, clock, [1, 2, 3])
     channel = RecordingChannel()
-    async with worker_context(db, settings, SystemClock(), channels={"sms": channel}) as worker:
-        await wait_for(lambda: len(channel.sent) == 3)
+    # Real time passes in the worker (its metronome, the send slots), from T0.
+    running = RunningClock(T0)
+    async with worker_context(db, settings, running, channels={"sms": channel}) as worker:
+        await asyncio.wait_for(channel.wait_for_sent(3), timeout=20)
         worker.wake()
     got = await rows(db)
     assert {got[i].status for i in ids} == {"sent"}
@@ -236,7 +269,7 @@ async def test_run_worker_sends_through_the_sandbox_until_told_to_stop(
 ) -> None:
     [row_id] = await queue(db, clock, [4])
     stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(settings, clock=SystemClock(), stop=stop))
+    task = asyncio.create_task(run_worker(db, settings, clock=RunningClock(T0), stop=stop))
 
     async def delivered() -> bool:
         return (await rows(db))[row_id].status == "delivered"

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import cli
-from bot.cli.common import load_settings, run, table, with_db
-from bot.clock import SystemClock
+from bot.cli.common import run, table
+from bot.cli.runtime import Runtime, pass_runtime
 from config.messages import format_when
 from config.settings import Settings
 from scheduler.digest import build_digest, plan_digests, render_text
@@ -90,10 +90,11 @@ def rollup_table(rollup: Rollup) -> str:
 
 @cli.command()
 @click.argument("slug")
+@pass_runtime
 @run
-async def rollup(slug: str) -> None:
+async def rollup(rt: Runtime, slug: str) -> None:
     """Print an action's turnout per institution: committed, confirmed, attended."""
-    settings = load_settings()
+    settings = rt.settings
 
     async def body(session: AsyncSession) -> tuple[Action, Rollup]:
         action = await store.get_action(session, slug)
@@ -105,7 +106,7 @@ async def rollup(slug: str) -> None:
         click.echo(f"{action.title} ({action.slug}), {when}, {action.place} [{action.status}]")
         click.echo(rollup_table(result))
 
-    await with_db(settings, main)
+    await rt.with_db(main)
 
 
 @cli.group()
@@ -122,8 +123,10 @@ def actions() -> None:
 @click.option("--kind", type=click.Choice(ACTION_KINDS), default="assembly", show_default=True)
 @click.option("--bring", default="", help="What to bring (goes in the on-the-day reminder).")
 @click.option("--target", type=int, help="The organiser's overall turnout target.")
+@pass_runtime
 @run
 async def create(
+    rt: Runtime,
     slug: str,
     title: str,
     start: str,
@@ -134,7 +137,7 @@ async def create(
     target: int | None,
 ) -> None:
     """Create an action called SLUG (a short name people and commands use)."""
-    settings = load_settings()
+    settings = rt.settings
     starts_at = local_time(start, settings)
 
     async def body(session: AsyncSession) -> Action:
@@ -148,7 +151,7 @@ async def create(
             place=place,
             bring=bring,
             target=target,
-            now=SystemClock().now(),
+            now=rt.clock.now(),
         )
 
     async def main(db: Database) -> None:
@@ -156,18 +159,19 @@ async def create(
         when = format_when(action.starts_at, "en", settings.default_timezone)
         click.echo(f"created {action.slug}: {action.title}, {when}, {action.place}")
 
-    await with_db(settings, main)
+    await rt.with_db(main)
 
 
 @actions.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include past and cancelled actions.")
+@pass_runtime
 @run
-async def list_(show_all: bool) -> None:
+async def list_(rt: Runtime, show_all: bool) -> None:
     """Upcoming actions, soonest first."""
-    settings = load_settings()
+    settings = rt.settings
 
     async def body(session: AsyncSession) -> list[Action]:
-        return await store.list_actions(session, now=SystemClock().now(), include_past=show_all)
+        return await store.list_actions(session, now=rt.clock.now(), include_past=show_all)
 
     async def main(db: Database) -> None:
         rows = await in_session(db, body)
@@ -189,7 +193,7 @@ async def list_(show_all: bool) -> None:
             )
         )
 
-    await with_db(settings, main)
+    await rt.with_db(main)
 
 
 @actions.command("reschedule")
@@ -197,10 +201,13 @@ async def list_(show_all: bool) -> None:
 @click.option("--start", help="New local start, e.g. '2026-03-21 18:30'.")
 @click.option("--hours", type=float, help="New length in hours (default: keep it).")
 @click.option("--place", help="New place.")
+@pass_runtime
 @run
-async def reschedule(slug: str, start: str | None, hours: float | None, place: str | None) -> None:
+async def reschedule(
+    rt: Runtime, slug: str, start: str | None, hours: float | None, place: str | None
+) -> None:
     """Move an action; everyone who said yes or maybe is told once."""
-    settings = load_settings()
+    settings = rt.settings
     if start is None and hours is None and place is None:
         raise click.UsageError("give --start, --hours or --place")
 
@@ -214,7 +221,7 @@ async def reschedule(slug: str, start: str | None, hours: float | None, place: s
             starts_at=starts_at,
             ends_at=starts_at + length,
             place=place,
-            now=SystemClock().now(),
+            now=rt.clock.now(),
             settings=settings,
         )
 
@@ -225,35 +232,37 @@ async def reschedule(slug: str, start: str | None, hours: float | None, place: s
             f"{report.superseded} queued messages replaced, {report.reinvited} re-invited"
         )
 
-    await with_db(settings, main)
+    await rt.with_db(main)
 
 
 @actions.command("cancel")
 @click.argument("slug")
 @click.confirmation_option(prompt="Cancel the action and text everyone who said yes or maybe?")
+@pass_runtime
 @run
-async def cancel(slug: str) -> None:
+async def cancel(rt: Runtime, slug: str) -> None:
     """Cancel an action; everyone who said yes or maybe is told once."""
-    settings = load_settings()
+    settings = rt.settings
 
     async def body(session: AsyncSession) -> store.ChangeReport:
         action = await store.get_action(session, slug)
-        return await store.cancel(session, action, now=SystemClock().now(), settings=settings)
+        return await store.cancel(session, action, now=rt.clock.now(), settings=settings)
 
     async def main(db: Database) -> None:
         report = await in_session(db, body)
         click.echo(f"{slug}: cancelled; {report.notified} told, {report.superseded} unsent dropped")
 
-    await with_db(settings, main)
+    await rt.with_db(main)
 
 
 @cli.command()
 @click.argument("slug")
 @click.option("--institution", help="Only this institution's members (default: everyone).")
+@pass_runtime
 @run
-async def invite(slug: str, institution: str | None) -> None:
+async def invite(rt: Runtime, slug: str, institution: str | None) -> None:
     """Invite people to an action by SMS (in each person's waking hours)."""
-    settings = load_settings()
+    settings = rt.settings
 
     async def body(session: AsyncSession) -> store.InviteReport:
         action = await store.get_action(session, slug)
@@ -271,7 +280,7 @@ async def invite(slug: str, institution: str | None) -> None:
             action,
             institution_id=institution_id,
             settings=settings,
-            now=SystemClock().now(),
+            now=rt.clock.now(),
         )
 
     async def main(db: Database) -> None:
@@ -282,36 +291,38 @@ async def invite(slug: str, institution: str | None) -> None:
             f"{r.skipped_opted_out} opted out, {r.skipped_unreachable} unreachable"
         )
 
-    await with_db(settings, main)
+    await rt.with_db(main)
 
 
 @cli.command()
 @click.option("--at", "at", help="Build it as if it were this local time (default: now).")
+@pass_runtime
 @run
-async def digest(at: str | None) -> None:
+async def digest(rt: Runtime, at: str | None) -> None:
     """Print the organisers' turnout digest for every upcoming action."""
-    settings = load_settings()
-    now = local_time(at, settings) if at else SystemClock().now()
+    settings = rt.settings
+    now = local_time(at, settings) if at else rt.clock.now()
 
     async def main(db: Database) -> None:
         async with db.session() as session:
             result = await build_digest(session, settings, now)
         click.echo(render_text(result))
 
-    await with_db(settings, main)
+    await rt.with_db(main)
 
 
 @cli.command("plan")
 @click.option("--at", "at", help="Plan as if it were this local time, e.g. '2026-03-12 18:30'.")
+@pass_runtime
 @run
-async def plan_(at: str | None) -> None:
+async def plan_(rt: Runtime, at: str | None) -> None:
     """Plan the reminders and digests due now (or "as if" at --at), then show what is queued.
 
     Planning twice queues nothing twice. `turnout outbox` then shows what was queued, each
     row due at its own time (the worker sends it then, in the person's waking hours).
     """
-    settings = load_settings()
-    now = local_time(at, settings) if at else SystemClock().now()
+    settings = rt.settings
+    now = local_time(at, settings) if at else rt.clock.now()
 
     async def main(db: Database) -> None:
         report = await plan(db, settings, now)
@@ -321,4 +332,4 @@ async def plan_(at: str | None) -> None:
             f"digests {digests.digests} (charts {digests.charts}), leader nudges {digests.nudges}"
         )
 
-    await with_db(settings, main)
+    await rt.with_db(main)

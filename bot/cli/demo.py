@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import cli
-from bot.cli.common import load_settings, open_db, run, setup_logging
+from bot.cli.common import run, setup_logging
+from bot.cli.runtime import Runtime, pass_runtime
 from bot.cli.server import serve_until_stopped
-from bot.clock import SystemClock
 from config.settings import Settings
 from storage import actions as store
 from storage.commitments import set_commitment
@@ -108,15 +108,16 @@ async def seed(session: AsyncSession, settings: Settings, now: datetime) -> bool
 
 @cli.command()
 @click.option("--no-serve", is_flag=True, help="Only create the demo data.")
+@pass_runtime
 @run
-async def demo(no_serve: bool) -> None:
+async def demo(rt: Runtime, no_serve: bool) -> None:
     """Create a demo alliance (4 institutions, 11 people, an assembly in 10 days, everyone
     invited), then serve. Safe to run again: the data is created once."""
-    settings = load_settings()
+    settings = rt.settings
     setup_logging(settings.log_level)
-    db: Database = await open_db(settings)
+    db: Database = await rt.open_db()
     async with db.session() as session:
-        created = await seed(session, settings, SystemClock().now())
+        created = await seed(session, settings, rt.clock.now())
     click.echo(
         "demo alliance created: 4 institutions, 11 people, action 'assembly' (all invited)"
         if created
@@ -128,4 +129,4 @@ async def demo(no_serve: bool) -> None:
     if no_serve:
         await db.dispose()
         return
-    await serve_until_stopped(settings, db)
+    await serve_until_stopped(rt, db)

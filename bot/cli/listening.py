@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.segments import count_segments
 from bot.cli import cli
-from bot.cli.common import load_settings, run, table, with_db
-from bot.clock import SystemClock
+from bot.cli.common import run, table
+from bot.cli.runtime import Runtime, pass_runtime
 from config.messages import render
 from config.settings import LANGUAGES, Settings
 from scheduler.listening import invite_theme, report_back, send_campaign
@@ -110,16 +110,16 @@ async def _session_do(db: Database, body: Callable[[AsyncSession], Awaitable[T]]
         raise click.ClickException(str(exc)) from None
 
 
-def _do(body: Callable[[AsyncSession, Settings, datetime], Awaitable[T]]) -> T:
+def _do(rt: Runtime, body: Callable[[AsyncSession, Settings, datetime], Awaitable[T]]) -> T:
     """Run ``body(session, settings, now)`` in one transaction; domain errors become a clean
     message (and nothing is written)."""
-    settings = load_settings()
-    now = SystemClock().now()
+    settings = rt.settings
+    now = rt.clock.now()
 
     async def go(db: Database) -> T:
         return await _session_do(db, lambda s: body(s, settings, now))
 
-    return asyncio.run(with_db(settings, go))
+    return asyncio.run(rt.with_db(go))
 
 
 async def _campaign(session: AsyncSession, slug: str) -> ListeningCampaign:
@@ -246,7 +246,9 @@ def _read_campaign_file(path: Path) -> dict[str, Any]:
 @click.option("--ends", help="YYYY-MM-DD, the last day (optional).")
 @click.option("--target", type=int, help="How many people to listen to.")
 @click.option("--nudge-hours", type=click.IntRange(0, 24 * 60), help="0 = never nudge.")
+@pass_runtime
 def create(
+    rt: Runtime,
     slug: str,
     title: str | None,
     questions: tuple[str, ...],
@@ -288,14 +290,13 @@ def create(
             join_seconds=settings.listening_join_seconds,
         )
 
-    campaign = _do(body)
+    campaign = _do(rt, body)
     click.echo(f"Created {campaign.slug}: {campaign.title}, {len(texts)} questions + consent")
-    _warn_long_questions(texts)
+    _warn_long_questions(rt.settings, texts)
 
 
-def _warn_long_questions(questions: list[dict[str, str]]) -> None:
+def _warn_long_questions(settings: Settings, questions: list[dict[str, str]]) -> None:
     """A question that makes the SMS longer than one segment costs double, for everyone."""
-    settings = load_settings()
     for n, texts in enumerate(questions, start=1):
         for lang in LANGUAGES:
             text = texts.get(lang) or texts.get("en", "")
@@ -311,11 +312,11 @@ def _warn_long_questions(questions: list[dict[str, str]]) -> None:
 
 
 @listening.command("list")
+@pass_runtime
 @run
-async def list_campaigns() -> None:
+async def list_campaigns(rt: Runtime) -> None:
     """Campaigns, newest first, with how many were listened to."""
-    settings = load_settings()
-    now = SystemClock().now()
+    now = rt.clock.now()
 
     async def body(db: Database) -> None:
         async with db.session() as session:
@@ -341,18 +342,19 @@ async def list_campaigns() -> None:
             )
         )
 
-    await with_db(settings, body)
+    await rt.with_db(body)
 
 
 @listening.command("close")
 @click.argument("slug")
-def close(slug: str) -> None:
+@pass_runtime
+def close(rt: Runtime, slug: str) -> None:
     """Close a campaign: no more questions or nudges; later replies are told it closed."""
 
     async def body(session: AsyncSession, settings: Settings, now: datetime) -> int:
         return await close_campaign(session, await _campaign(session, slug), now)
 
-    cancelled = _do(body)
+    cancelled = _do(rt, body)
     click.echo(f"Closed {slug}; {cancelled} unsent questions cancelled")
 
 
@@ -363,7 +365,9 @@ def close(slug: str) -> None:
 @click.option("--texted-in", is_flag=True, help="People who have texted us.")
 @click.option("--not-asked", is_flag=True, help="Only people never asked in any campaign.")
 @click.option("--dry-run", is_flag=True, help="Count, send nothing.")
+@pass_runtime
 def send(
+    rt: Runtime,
     slug: str,
     everyone: bool,
     institutions: tuple[str, ...],
@@ -387,7 +391,7 @@ def send(
             else ""
         )
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 # -- answers and tags --------------------------------------------------------------------------
@@ -399,8 +403,14 @@ def send(
 @click.option("--theme", help="Only answers with this theme (its key).")
 @click.option("--institution", "institutions", multiple=True, help="Only these institutions.")
 @click.option("--limit", type=int, default=50, show_default=True)
+@pass_runtime
 def answers(
-    slug: str, untagged: bool, theme: str | None, institutions: tuple[str, ...], limit: int
+    rt: Runtime,
+    slug: str,
+    untagged: bool,
+    theme: str | None,
+    institutions: tuple[str, ...],
+    limit: int,
 ) -> None:
     """Answers with their themes (names only, never phone numbers)."""
 
@@ -429,7 +439,7 @@ def answers(
             ],
         )
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
     click.echo("(* tagged by hand)")
 
 
@@ -444,7 +454,8 @@ def _short(text: str, width: int = 70) -> str:
 @click.option(
     "--none", "no_theme", is_flag=True, help="No theme applies (leaves the untagged list)."
 )
-def tag(answer_id: int, themes: tuple[str, ...], no_theme: bool) -> None:
+@pass_runtime
+def tag(rt: Runtime, answer_id: int, themes: tuple[str, ...], no_theme: bool) -> None:
     """Tag an answer by hand: these themes exactly. Manual tags win over the rules."""
     if not themes and not no_theme:
         raise click.UsageError("name one or more themes, or --none")
@@ -457,7 +468,7 @@ def tag(answer_id: int, themes: tuple[str, ...], no_theme: bool) -> None:
         await set_manual_tags(session, answer, ids)
         return f"Answer {answer_id}: {', '.join(themes) or 'no theme'} (by hand)"
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 # -- themes and rules --------------------------------------------------------------------------
@@ -495,7 +506,10 @@ def render_theme_table(result: ThemeTable, *, by_institution: bool, quotes: bool
 @click.option("--institution", "institutions", multiple=True, help="Only these institutions.")
 @click.option("--by-institution/--totals", default=True, show_default=True)
 @click.option("--quotes/--no-quotes", default=False, help="Quotes from people who consented.")
-def themes(slug: str, institutions: tuple[str, ...], by_institution: bool, quotes: bool) -> None:
+@pass_runtime
+def themes(
+    rt: Runtime, slug: str, institutions: tuple[str, ...], by_institution: bool, quotes: bool
+) -> None:
     """The theme table: people (the mandate) and answers per theme and institution."""
 
     async def body(session: AsyncSession, settings: Settings, now: datetime) -> str:
@@ -508,13 +522,14 @@ def themes(slug: str, institutions: tuple[str, ...], by_institution: bool, quote
         )
         return render_theme_table(result, by_institution=by_institution, quotes=quotes)
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 @listening.command("rules")
 @click.argument("slug")
 @click.argument("theme", required=False)
-def rules(slug: str, theme: str | None) -> None:
+@pass_runtime
+def rules(rt: Runtime, slug: str, theme: str | None) -> None:
     """The keyword and phrase rules of a campaign's themes."""
 
     async def body(session: AsyncSession, settings: Settings, now: datetime) -> str:
@@ -531,7 +546,7 @@ def rules(slug: str, theme: str | None) -> None:
                 lines.append(f"  {language}: {', '.join(phrases)}")
         return "\n".join(lines)
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 @listening.command("add-theme")
@@ -540,7 +555,10 @@ def rules(slug: str, theme: str | None) -> None:
 @click.option("--label", required=True, help="English label.")
 @click.option("--label-cy")
 @click.option("--label-pl")
-def add_theme_(slug: str, key: str, label: str, label_cy: str | None, label_pl: str | None) -> None:
+@pass_runtime
+def add_theme_(
+    rt: Runtime, slug: str, key: str, label: str, label_cy: str | None, label_pl: str | None
+) -> None:
     """Add a theme to a campaign (then give it rules with add-rule)."""
     labels = (
         {"en": label}
@@ -553,7 +571,7 @@ def add_theme_(slug: str, key: str, label: str, label_cy: str | None, label_pl: 
         await add_theme(session, campaign.id, key, labels)
         return f"Added theme {key} to {slug}"
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 @listening.command("add-rule")
@@ -561,7 +579,8 @@ def add_theme_(slug: str, key: str, label: str, label_cy: str | None, label_pl: 
 @click.argument("theme")
 @click.argument("language", type=click.Choice(LANGUAGES))
 @click.argument("phrase")
-def add_rule_(slug: str, theme: str, language: str, phrase: str) -> None:
+@pass_runtime
+def add_rule_(rt: Runtime, slug: str, theme: str, language: str, phrase: str) -> None:
     """Add a word, phrase or prefix* to a theme, and re-tag the campaign's answers."""
 
     async def body(session: AsyncSession, settings: Settings, now: datetime) -> str:
@@ -570,7 +589,7 @@ def add_rule_(slug: str, theme: str, language: str, phrase: str) -> None:
         changed = await retag_campaign(session, campaign.id)
         return f"Added {phrase!r} ({language}) to {theme}; answers whose themes changed: {changed}"
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 @listening.command("remove-rule")
@@ -578,7 +597,8 @@ def add_rule_(slug: str, theme: str, language: str, phrase: str) -> None:
 @click.argument("theme")
 @click.argument("language", type=click.Choice(LANGUAGES))
 @click.argument("phrase")
-def remove_rule_(slug: str, theme: str, language: str, phrase: str) -> None:
+@pass_runtime
+def remove_rule_(rt: Runtime, slug: str, theme: str, language: str, phrase: str) -> None:
     """Remove a rule from a theme, and re-tag the campaign's answers."""
 
     async def body(session: AsyncSession, settings: Settings, now: datetime) -> str:
@@ -593,7 +613,7 @@ def remove_rule_(slug: str, theme: str, language: str, phrase: str) -> None:
             f"Removed {phrase!r} ({language}) from {theme}; answers whose themes changed: {changed}"
         )
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 # -- pipeline and follow-ups -------------------------------------------------------------------
@@ -640,7 +660,8 @@ def render_pipeline(result: Pipeline) -> str:
 @listening.command("pipeline")
 @click.argument("slug", required=False)
 @click.option("--institution", "institutions", multiple=True, help="Only these institutions.")
-def pipeline_(slug: str | None, institutions: tuple[str, ...]) -> None:
+@pass_runtime
+def pipeline_(rt: Runtime, slug: str | None, institutions: tuple[str, ...]) -> None:
     """listened -> consented -> followed up -> came to an action, and who waits for a
     follow-up. Without a campaign name: one row per campaign."""
 
@@ -662,7 +683,7 @@ def pipeline_(slug: str | None, institutions: tuple[str, ...]) -> None:
             )
         return "\n".join(lines)
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 @listening.command("follow-up")
@@ -670,7 +691,8 @@ def pipeline_(slug: str | None, institutions: tuple[str, ...]) -> None:
 @click.argument("person")
 @click.option("--by", "by_name", default="", help="Who followed them up.")
 @click.option("--note", default="")
-def follow_up(slug: str, person: str, by_name: str, note: str) -> None:
+@pass_runtime
+def follow_up(rt: Runtime, slug: str, person: str, by_name: str, note: str) -> None:
     """Record that a listened-to PERSON (#id or phone) was followed up."""
 
     async def body(session: AsyncSession, settings: Settings, now: datetime) -> str:
@@ -691,7 +713,7 @@ def follow_up(slug: str, person: str, by_name: str, note: str) -> None:
         )
         return f"Follow-up recorded for #{who.id} {who.name}{warning}"
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 @listening.command("log")
@@ -701,7 +723,10 @@ def follow_up(slug: str, person: str, by_name: str, note: str) -> None:
 @click.option("--notes", required=True, help="What the person said.")
 @click.option("--name", default="", help="Their name, for a number we do not know yet.")
 @click.option("--consent", type=click.Choice(["yes", "no"]), help="May we follow them up?")
-def log(slug: str, person: str, kind: str, notes: str, name: str, consent: str | None) -> None:
+@pass_runtime
+def log(
+    rt: Runtime, slug: str, person: str, kind: str, notes: str, name: str, consent: str | None
+) -> None:
     """Log a face-to-face conversation (one-to-one, house meeting, doorstep) for PERSON (#id
     or phone; a new number becomes a person who has not agreed to texts)."""
 
@@ -728,14 +753,15 @@ def log(slug: str, person: str, kind: str, notes: str, name: str, consent: str |
         )
         return f"Logged answer {answer.id} for #{who.id} {who.name}"
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 @listening.command("attach")
 @click.argument("message_id", type=int)
 @click.argument("slug")
 @click.option("--question", type=int, help="Which question it answers (1, 2, ...).")
-def attach(message_id: int, slug: str, question: int | None) -> None:
+@pass_runtime
+def attach(rt: Runtime, message_id: int, slug: str, question: int | None) -> None:
     """Attach an inbox message (its id in `turnout inbox`) to a campaign as an answer."""
 
     async def body(session: AsyncSession, settings: Settings, now: datetime) -> str:
@@ -754,7 +780,7 @@ def attach(message_id: int, slug: str, question: int | None) -> None:
         )
         return f"Message {message_id} is now answer {answer.id} of {slug}"
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 # -- exports and report-back --------------------------------------------------------------------
@@ -774,7 +800,10 @@ def export() -> None:
 )
 @click.option("--institution", "institutions", multiple=True, help="Only these institutions.")
 @click.option("--out", help="File to write (default: standard output).")
-def export_answers_(slug: str, fields: str, institutions: tuple[str, ...], out: str | None) -> None:
+@pass_runtime
+def export_answers_(
+    rt: Runtime, slug: str, fields: str, institutions: tuple[str, ...], out: str | None
+) -> None:
     """The campaign's answers as CSV."""
     chosen = [f.strip() for f in fields.split(",") if f.strip()]
     try:
@@ -793,7 +822,7 @@ def export_answers_(slug: str, fields: str, institutions: tuple[str, ...], out: 
             if stream is not sys.stdout:
                 stream.close()
 
-    written = _do(body)
+    written = _do(rt, body)
     click.echo(f"{written} answers", err=True)
 
 
@@ -801,7 +830,8 @@ def export_answers_(slug: str, fields: str, institutions: tuple[str, ...], out: 
 @click.argument("slug")
 @click.option("--institution", "institutions", multiple=True, help="Only these institutions.")
 @click.option("--out", help="File to write (default: standard output).")
-def export_themes_(slug: str, institutions: tuple[str, ...], out: str | None) -> None:
+@pass_runtime
+def export_themes_(rt: Runtime, slug: str, institutions: tuple[str, ...], out: str | None) -> None:
     """Theme counts per institution as CSV."""
 
     async def body(session: AsyncSession, settings: Settings, now: datetime) -> int:
@@ -816,7 +846,7 @@ def export_themes_(slug: str, institutions: tuple[str, ...], out: str | None) ->
             if stream is not sys.stdout:
                 stream.close()
 
-    _do(body)
+    _do(rt, body)
 
 
 @listening.command("report-back")
@@ -826,7 +856,8 @@ def export_themes_(slug: str, institutions: tuple[str, ...], out: str | None) ->
     "--round", "round_", type=int, default=1, show_default=True, help="Send again: 2, 3..."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be sent, send nothing.")
-def report_back_(slug: str, top: int, round_: int, dry_run: bool) -> None:
+@pass_runtime
+def report_back_(rt: Runtime, slug: str, top: int, round_: int, dry_run: bool) -> None:
     """Send "here is what we heard" (people listened to, top themes) to everyone who answered."""
 
     async def body(session: AsyncSession, settings: Settings, now: datetime) -> str:
@@ -846,7 +877,7 @@ def report_back_(slug: str, top: int, round_: int, dry_run: bool) -> None:
         verb = "Would send" if dry_run else "Queued"
         return f"{verb} to {_people(result.recipients)}:\n  {example}"
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))
 
 
 @listening.command("invite")
@@ -854,7 +885,8 @@ def report_back_(slug: str, top: int, round_: int, dry_run: bool) -> None:
 @click.argument("theme")
 @click.argument("action")
 @click.option("--dry-run", is_flag=True)
-def invite(slug: str, theme: str, action: str, dry_run: bool) -> None:
+@pass_runtime
+def invite(rt: Runtime, slug: str, theme: str, action: str, dry_run: bool) -> None:
     """Invite everyone who raised THEME to ACTION (its name in `turnout actions list`)."""
 
     async def body(session: AsyncSession, settings: Settings, now: datetime) -> str:
@@ -869,4 +901,4 @@ def invite(slug: str, theme: str, action: str, dry_run: bool) -> None:
         verb = "Would invite" if dry_run else "Invited"
         return f"{verb} {_people(new)} ({result.already_invited} already invited)"
 
-    click.echo(_do(body))
+    click.echo(_do(rt, body))

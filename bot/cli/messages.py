@@ -14,8 +14,10 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.cli import cli
-from bot.cli.common import app_on_loopback, load_settings, run, table, with_db
+from bot.cli.common import run, table
+from bot.cli.runtime import Runtime, pass_runtime
 from config.settings import Settings
+from scheduler.waiting import why_waiting
 from storage.db import Database
 from storage.models import InboundMessage, OutboxMessage, Person
 from storage.people import BadPhone, mask_phone, normalise_phone
@@ -62,14 +64,15 @@ async def _post(url: str, form: dict[str, str], signature: str) -> str:
 @cli.command()
 @click.argument("phone")
 @click.argument("message", nargs=-1, required=True)
+@pass_runtime
 @run
-async def text(phone: str, message: tuple[str, ...]) -> None:
+async def text(rt: Runtime, phone: str, message: tuple[str, ...]) -> None:
     """Text the bot as PHONE (sandbox): e.g. turnout text 07700900001 YES 2
 
     Goes through the real webhook, signed like Twilio signs it: to the running server if there
     is one (TURNOUT_HOST/TURNOUT_PORT), else to the app started just for this message.
     """
-    settings = load_settings()
+    settings = rt.settings
     try:
         e164 = normalise_phone(phone, settings.default_region)
     except BadPhone as exc:
@@ -78,7 +81,7 @@ async def text(phone: str, message: tuple[str, ...]) -> None:
     try:
         twiml = await _post(f"http://{settings.host}:{settings.port}{SMS_PATH}", form, signature)
     except aiohttp.ClientConnectionError:
-        async with app_on_loopback(settings) as base:
+        async with rt.app_on_loopback() as base:
             twiml = await _post(base + SMS_PATH, form, signature)
     # Our own server's TwiML, not untrusted input.
     replies = [m.text or "" for m in ElementTree.fromstring(twiml).iter("Message")]  # noqa: S314
@@ -91,47 +94,57 @@ async def text(phone: str, message: tuple[str, ...]) -> None:
 @cli.command()
 @click.option("--limit", default=20, show_default=True, help="How many of the latest messages.")
 @click.option("--phone", help="Only messages to this number.")
+@pass_runtime
 @run
-async def outbox(limit: int, phone: str | None) -> None:
-    """Messages sent (or queued), newest last: status, provider id, errors."""
-    settings = load_settings()
+async def outbox(rt: Runtime, limit: int, phone: str | None) -> None:
+    """Messages sent (or queued), newest last: status, why a queued one waits ("held until
+    09:00, quiet hours", "retry 2 at 10:41 (Twilio 20429)", "due 18:30", "waiting for a send
+    slot", in the person's local time), errors."""
+    settings = rt.settings
+    now = rt.clock.now()
 
     async def body(db: Database) -> None:
-        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        query = (
+            select(OutboxMessage, Person)
+            .outerjoin(Person, Person.id == OutboxMessage.person_id)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
         if phone:
             query = query.where(
                 OutboxMessage.to_address == normalise_phone(phone, settings.default_region)
             )
         async with db.session() as session:
-            rows = list(await session.scalars(query))
+            rows = list((await session.execute(query)).all())
         rows.reverse()
         click.echo(
             table(
-                ["id", "to", "status", "kind", "template", "error", "text"],
+                ["id", "to", "status", "waiting", "kind", "template", "error", "text"],
                 [
                     [
                         r.id,
                         r.to_address if phone or r.channel != "sms" else mask_phone(r.to_address),
                         r.status,
+                        why_waiting(r, person, now, settings),
                         r.kind,
                         r.template,
                         r.error_code or "",
                         r.body[:70],
                     ]
-                    for r in rows
+                    for r, person in rows
                 ],
             )
         )
 
-    await with_db(settings, body)
+    await rt.with_db(body)
 
 
 @cli.command()
 @click.option("--all", "show_all", is_flag=True, help="Include messages already dealt with.")
+@pass_runtime
 @run
-async def inbox(show_all: bool) -> None:
+async def inbox(rt: Runtime, show_all: bool) -> None:
     """Texts that were not a command (and any that failed): for an organiser to read."""
-    settings = load_settings()
 
     async def body(db: Database) -> None:
         query = (
@@ -159,4 +172,4 @@ async def inbox(show_all: bool) -> None:
             )
         )
 
-    await with_db(settings, body)
+    await rt.with_db(body)

@@ -9,8 +9,8 @@ import click
 from sqlalchemy import func, select
 
 from bot.cli import cli
-from bot.cli.common import load_settings, run, table, with_db
-from bot.clock import SystemClock
+from bot.cli.common import run, table
+from bot.cli.runtime import Runtime, pass_runtime
 from storage.db import Database
 from storage.importer import ImportRejected, read_people, write_people
 from storage.models import Institution, Membership, Person
@@ -24,15 +24,16 @@ def people() -> None:
 
 @people.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_runtime
 @run
-async def import_(csv_file: Path) -> None:
+async def import_(rt: Runtime, csv_file: Path) -> None:
     """Import people from a CSV with a header row.
 
     Columns: name, phone (required); institution, role (member/leader/organiser), language
     (en/cy/pl), timezone, institution_type (optional). Every bad row is reported by line
     number and then nothing is imported; the same phone twice is one person.
     """
-    settings = load_settings()
+    settings = rt.settings
     try:
         parsed = await asyncio.to_thread(read_people, csv_file, settings=settings)
     except ImportRejected as rejected:
@@ -42,20 +43,20 @@ async def import_(csv_file: Path) -> None:
 
     async def body(db: Database) -> None:
         with click.progressbar(length=parsed.rows_read, label="importing", file=None) as bar:
-            report = await write_people(db, parsed, now=SystemClock().now(), progress=bar.update)
+            report = await write_people(db, parsed, now=rt.clock.now(), progress=bar.update)
         for line in report.lines():
             click.echo(line)
 
-    await with_db(settings, body)
+    await rt.with_db(body)
 
 
 @people.command("list")
 @click.option("--institution", help="Only this institution's people.")
 @click.option("--show-phones", is_flag=True, help="Show whole phone numbers (organisers only).")
+@pass_runtime
 @run
-async def list_people(institution: str | None, show_phones: bool) -> None:
+async def list_people(rt: Runtime, institution: str | None, show_phones: bool) -> None:
     """People with their institutions, roles, language and consent."""
-    settings = load_settings()
 
     async def body(db: Database) -> None:
         aggregate = func.group_concat if db.is_sqlite else func.string_agg
@@ -94,4 +95,4 @@ async def list_people(institution: str | None, show_phones: bool) -> None:
             )
         )
 
-    await with_db(settings, body)
+    await rt.with_db(body)

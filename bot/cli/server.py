@@ -12,9 +12,10 @@ from aiohttp import web
 from bot.app import Extension, create_app
 from bot.app_keys import CLOCK, DB, OUTBOX_WAKERS, SETTINGS
 from bot.cli import cli
-from bot.cli.common import load_settings, open_db, run, setup_logging
-from bot.clock import SystemClock
+from bot.cli.common import run, setup_logging
+from bot.cli.runtime import Runtime, pass_runtime
 from bot.telegram.extension import telegram_extensions
+from config.messages import format_when
 from config.settings import Settings
 from scheduler.worker import run_worker, worker_context
 from storage.db import Database
@@ -24,21 +25,22 @@ from storage.migrate import upgrade
 @cli.command()
 @click.option("--host", help="Interface to listen on (default TURNOUT_HOST, 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default TURNOUT_PORT, 8080).")
+@pass_runtime
 @run
-async def serve(host: str | None, port: int | None) -> None:
+async def serve(rt: Runtime, host: str | None, port: int | None) -> None:
     """Run the web server: Twilio and Telegram webhooks, /healthz (and the worker in-process
     unless TURNOUT_RUN_WORKER_IN_SERVER=false)."""
-    settings = load_settings()
-    setup_logging(settings.log_level)
-    db = await open_db(settings)
-    await serve_until_stopped(settings, db, host=host, port=port)
+    setup_logging(rt.settings.log_level)
+    db = await rt.open_db()
+    await serve_until_stopped(rt, db, host=host, port=port)
 
 
 async def serve_until_stopped(
-    settings: Settings, db: Database, *, host: str | None = None, port: int | None = None
+    rt: Runtime, db: Database, *, host: str | None = None, port: int | None = None
 ) -> None:
     """Serve until SIGINT/SIGTERM, then stop everything in order and close ``db``."""
-    app = create_app(settings, db=db, extensions=server_extensions(settings))
+    settings = rt.settings
+    app = create_app(settings, db=db, clock=rt.clock, extensions=server_extensions(settings))
     runner = web.AppRunner(app, access_log=None)
     bind_host, bind_port = host or settings.host, port or settings.port
     try:
@@ -51,6 +53,7 @@ async def serve_until_stopped(
             f"cannot listen on {bind_host}:{bind_port}: {exc.strerror}"
         ) from None
     click.echo(f"turnout listening on http://{bind_host}:{bind_port}")
+    _say_clock(settings)
     if settings.sms_provider == "sandbox":
         click.echo(
             "SMS: sandbox (no Twilio credentials): nothing leaves this machine. "
@@ -66,6 +69,12 @@ async def serve_until_stopped(
         click.echo("shutting down")
         await runner.cleanup()
         await db.dispose()
+
+
+def _say_clock(settings: Settings) -> None:
+    if settings.now is not None:
+        start = format_when(settings.now, "en", settings.default_timezone)
+        click.echo(f"clock: TURNOUT_NOW, running from {start} (not the system clock)")
 
 
 def server_extensions(settings: Settings) -> list[Extension]:
@@ -85,21 +94,25 @@ async def in_process_worker(app: web.Application) -> AsyncIterator[None]:
 
 
 @cli.command()
+@pass_runtime
 @run
-async def worker() -> None:
+async def worker(rt: Runtime) -> None:
     """Run the scheduler and the sender (reminders, digests, the outbox) until stopped.
 
     On PostgreSQL run as many as you like: they share the outbox (FOR UPDATE SKIP LOCKED) and
     elect one leader for planning. On SQLite run one (or let `turnout serve` run it)."""
-    settings = load_settings()
+    settings = rt.settings
     setup_logging(settings.log_level)
     # Migrates the embedded SQLite default, as serve does; PostgreSQL must be upgraded on purpose.
-    await (await open_db(settings)).dispose()
+    db = await rt.open_db()
     click.echo(f"turnout worker: SMS via {settings.sms_provider}; Ctrl-C to stop")
+    _say_clock(settings)
     try:
-        await run_worker(settings, clock=SystemClock())
+        await run_worker(db, settings, clock=rt.clock)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        await db.dispose()
 
 
 @cli.group()
@@ -108,11 +121,11 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@pass_runtime
 @run
-async def db_upgrade() -> None:
+async def db_upgrade(rt: Runtime) -> None:
     """Apply every pending migration (SQLite or PostgreSQL)."""
-    settings = load_settings()
-    database = Database.from_url(settings.database_url)
+    database = rt.database()
     try:
         await upgrade(database.engine)
     except Exception as exc:

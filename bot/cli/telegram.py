@@ -8,8 +8,7 @@ import asyncio
 import json
 import secrets
 import signal
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -20,8 +19,8 @@ from telegram.error import TelegramError
 
 from bot.channels.telegram import api_urls, quiet_library_loggers
 from bot.cli import cli
-from bot.cli.common import app_on_loopback, load_settings, open_db, run, setup_logging, with_db
-from bot.clock import SystemClock
+from bot.cli.common import run, setup_logging
+from bot.cli.runtime import Runtime, pass_runtime
 from bot.inbound import InboundPipeline
 from bot.telegram.extension import telegram_extension
 from bot.telegram.menu import SCOPES, commands
@@ -72,10 +71,11 @@ def telegram() -> None:
 
 @telegram.command("set-webhook")
 @click.option("--drop-pending", is_flag=True, help="Discard updates Telegram is holding.")
+@pass_runtime
 @run
-async def set_webhook(drop_pending: bool) -> None:
+async def set_webhook(rt: Runtime, drop_pending: bool) -> None:
     """Register TURNOUT_PUBLIC_URL/webhooks/telegram (with the secret) and the command menus."""
-    settings = load_settings()
+    settings = rt.settings
     _require_telegram(settings)
     url = settings.public_url + PATH
     if not url.startswith("https://") and not settings.telegram_api_url:
@@ -115,16 +115,17 @@ async def set_webhook(drop_pending: bool) -> None:
 @click.option("--institution", help="A code to link this institution's group chat.")
 @click.option("--person", "phone", help="A code to link this person's Telegram (their phone).")
 @click.option("--hours", default=48, show_default=True, help="How long the code works.")
+@pass_runtime
 @run
-async def link_code(institution: str | None, phone: str | None, hours: int) -> None:
+async def link_code(rt: Runtime, institution: str | None, phone: str | None, hours: int) -> None:
     """A one-time code: for a group (/link CODE in the group) or a person (/link CODE, or the
     deep link, in a private chat with the bot)."""
     if (institution is None) == (phone is None):
         raise click.UsageError("give either --institution or --person")
     if not 1 <= hours <= 24 * 30:
         raise click.UsageError("--hours must be between 1 and 720")
-    settings = load_settings()
-    now = SystemClock().now()
+    settings = rt.settings
+    now = rt.clock.now()
 
     async def body(db: Database) -> tuple[str, str]:
         async with db.session() as s:
@@ -160,7 +161,7 @@ async def link_code(institution: str | None, phone: str | None, hours: int) -> N
             )
             return code, person.name or mask_phone(e164)
 
-    code, who = await with_db(settings, body)
+    code, who = await rt.with_db(body)
     click.echo(f"code for {who}: {code} (one use, for {hours} hours)")
     if institution is not None:
         click.echo(f"in the group chat, send: /link {code}")
@@ -172,15 +173,16 @@ async def link_code(institution: str | None, phone: str | None, hours: int) -> N
 
 
 @telegram.command()
+@pass_runtime
 @run
-async def poll() -> None:
+async def poll(rt: Runtime) -> None:
     """Development: fetch updates by long polling instead of the webhook (removes the
     webhook). Replies are queued; run `turnout serve` or `turnout worker` to send them."""
-    settings = load_settings()
+    settings = rt.settings
     _require_telegram(settings, secret=False)
     setup_logging(settings.log_level)
-    db = await open_db(settings)
-    clock = SystemClock()
+    db = await rt.open_db()
+    clock = rt.clock
     service = TelegramService(db, settings, clock, InboundPipeline(db, settings, clock))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -243,6 +245,7 @@ def _update(
     contact: str | None,
     data: str | None,
     message_id: int,
+    now: datetime,
 ) -> dict[str, Any]:
     first, _, last = (name or f"User{user_id}").partition(" ")
     sender: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first}
@@ -258,7 +261,7 @@ def _update(
         "message_id": message_id,
         "from": sender,
         "chat": chat,
-        "date": int(time.time()),
+        "date": int(now.timestamp()),
     }
     if data is not None:
         return {
@@ -299,8 +302,10 @@ async def _post(url: str, settings: Settings, update: dict[str, Any]) -> tuple[i
 @click.option("--tap", "data", help="Tap a button instead: its callback data, e.g. c:1:y.")
 @click.option("--message-id", type=int, default=1, show_default=True, help="For --tap.")
 @click.argument("text", nargs=-1)
+@pass_runtime
 @run
 async def say(
+    rt: Runtime,
     user_id: int,
     name: str,
     group_id: int | None,
@@ -315,7 +320,7 @@ async def say(
 
     To the running server if there is one, else to the app started for this one update.
     Replies are queued in the outbox (`turnout outbox`); the worker sends them."""
-    settings = load_settings()
+    settings = rt.settings
     _require_telegram(settings)
     if not (text or contact or data):
         raise click.UsageError("say something: TEXT, --contact or --tap")
@@ -328,13 +333,14 @@ async def say(
         contact=contact,
         data=data,
         message_id=message_id,
+        now=rt.clock.now(),
     )
     try:
         status, body = await _post(
             f"http://{settings.host}:{settings.port}{PATH}", settings, update
         )
     except aiohttp.ClientConnectionError:
-        async with app_on_loopback(settings, extensions=[telegram_extension]) as base:
+        async with rt.app_on_loopback(extensions=[telegram_extension]) as base:
             status, body = await _post(base + PATH, settings, update)
     if status != 200:
         raise click.ClickException(f"the server answered {status}: {body.strip()}")

@@ -60,12 +60,21 @@ class RecordingChannel:
     provider: str = "fake"
     sent: list[OutgoingMessage] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         self.sent.append(message)
         if self.clock is not None:
             self.times.append(self.clock.now().timestamp())
+        self._arrived.set()
         return SendResult(provider_id=f"FK{message.outbox_id:032d}")
+
+    async def wait_for_sent(self, count: int) -> None:
+        """Return once ``count`` messages were sent: an event, not a poll (bound it with
+        ``asyncio.wait_for``)."""
+        while len(self.sent) < count:
+            self._arrived.clear()
+            await self._arrived.wait()
 
     def counts(self) -> Counter[int]:
         return Counter(m.outbox_id for m in self.sent)

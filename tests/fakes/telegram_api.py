@@ -14,8 +14,9 @@ Failures are programmable, with the real error bodies:
 * ``fail_next(kind, ...)``: the next matching call(s) answer 429 with ``retry_after``
   (``"retry_after"``), 400 (``"bad_request"``, ``"not_modified"``) or 403 (``"forbidden"``).
 
-In tests: ``async with FakeTelegramApi() as api:``. As a process (sandbox demos):
-``python -m tests.fakes.telegram_api --port 8081`` prints what the bot sends.
+In tests: ``async with FakeTelegramApi(clock=clock) as api:`` (message dates come from
+``clock``; the default is the system clock, which the test guard refuses). As a process
+(sandbox demos): ``python -m tests.fakes.telegram_api --port 8081`` prints what the bot sends.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.clock import Clock, SystemClock
 from tests.fakes.loopback import LoopbackServer
 
 BOT_TOKEN = "123456789:TEST-fake-bot-token_for-tests"
@@ -91,6 +93,7 @@ class FakeTelegramApi(LoopbackServer):
     blocked: set[int] = field(default_factory=set)
     migrated: dict[int, int] = field(default_factory=dict)
     echo: bool = False
+    clock: Clock = field(default_factory=SystemClock)
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -232,7 +235,7 @@ class FakeTelegramApi(LoopbackServer):
             assert chat_id is not None
             message = self._message(chat_id, int(params["message_id"]))
             message["text"] = params.get("text", "")
-            message["edit_date"] = int(time.time())
+            message["edit_date"] = self._date()
             return 200, ok(message)
         if method == "getUpdates":
             offset = int(params.get("offset", 0) or 0)
@@ -260,6 +263,9 @@ class FakeTelegramApi(LoopbackServer):
             "supports_inline_queries": False,
         }
 
+    def _date(self) -> int:
+        return int(self.clock.now().timestamp())
+
     def _message(self, chat_id: int, message_id: int) -> dict[str, Any]:
         if chat_id > 0:
             chat: dict[str, Any] = {"id": chat_id, "type": "private", "first_name": "Someone"}
@@ -268,7 +274,7 @@ class FakeTelegramApi(LoopbackServer):
             chat = {"id": chat_id, "type": kind, "title": "A group"}
         return {
             "message_id": message_id,
-            "date": int(time.time()),
+            "date": self._date(),
             "chat": chat,
             "from": {
                 "id": BOT_ID,

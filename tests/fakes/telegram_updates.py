@@ -209,7 +209,7 @@ class Harness:
 
 @asynccontextmanager
 async def harness(db: Database, settings: Settings, clock: FakeClock) -> AsyncIterator[Harness]:
-    async with FakeTelegramApi() as api:
+    async with FakeTelegramApi(clock=clock) as api:
         tg_settings = telegram_settings(settings, api)
         app = create_app(tg_settings, db=db, clock=clock, extensions=[telegram_extension])
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:

@@ -12,7 +12,7 @@ calls answering 429, 500 or timing out (the message is created, or not, then the
 too late); ``permanent`` maps a number to an error code (21610, 21211, 21614); ``rate`` caps
 accepted messages per second (a token bucket; over the cap answers 429, code 20429).
 
-In tests: ``async with FakeTwilioApi() as api:`` then point TURNOUT_TWILIO_API_URL (or
+In tests: ``async with FakeTwilioApi(clock=clock) as api:`` then point TURNOUT_TWILIO_API_URL (or
 ``TwilioSms(api_url=...)``) at ``api.url``. As a process (the benchmark):
 ``python -m tests.fakes.twilio_api --rate 500`` prints its URL and serves ``GET /_fake/stats``.
 """
@@ -107,6 +107,7 @@ class FakeTwilioApi(LoopbackServer):
         self._tokens = 0.0
         self._refilled = time.monotonic()
         self.throttled = 0
+        self._arrived = asyncio.Event()
 
     # -- programming and reading ----------------------------------------------------------------
 
@@ -258,7 +259,15 @@ class FakeTwilioApi(LoopbackServer):
             "uri": f"{uri}.json",
         }
         self.messages.append(message)
+        self._arrived.set()
         return message
+
+    async def wait_for_messages(self, count: int) -> None:
+        """Return once ``count`` messages have been created: an event, not a poll (bound it
+        with ``asyncio.wait_for``)."""
+        while len(self.messages) < count:
+            self._arrived.clear()
+            await self._arrived.wait()
 
     async def _list(self, request: web.Request) -> web.Response:
         sid = request.match_info["sid"]
