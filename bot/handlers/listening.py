@@ -212,7 +212,7 @@ async def log_command(ctx: Context, text: str, roles: Roles) -> None:
     if person is None:
         ctx.reply("listening_log_who", who=who or "-")
         return
-    if consent is not None and not await _sees(ctx, roles, person, campaign):
+    if consent is not None and not await _in_sight(ctx, roles, person, campaign):
         contact = await get_contact(ctx.session, campaign.id, person.id)
         if contact is not None and contact.consent is not None:
             consent = None  # their own answer stands: the sender may not see them
@@ -302,7 +302,9 @@ async def _by_name(ctx: Context, who: str, roles: Roles) -> Person | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-async def _sees(ctx: Context, roles: Roles, person: Person, campaign: ListeningCampaign) -> bool:
+async def _in_sight(
+    ctx: Context, roles: Roles, person: Person, campaign: ListeningCampaign
+) -> bool:
     return bool(await ctx.session.scalar(select(sees_in_listening(roles, person.id, campaign.id))))
 
 
