@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.commitments import LEADING_ROLES
 from storage.models import Invitation, Membership, Person
+from storage.roles import LEADING_ROLES
 
 
 async def not_replied(session: AsyncSession, action_id: int, institution_id: int) -> list[str]:

@@ -7,9 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Commitment, CommitmentEvent, Institution, Membership
-
-LEADING_ROLES = ("leader", "organiser")
+from storage.models import Commitment, CommitmentEvent, Institution
 
 
 async def set_commitment(
@@ -45,18 +43,6 @@ async def set_commitment(
     )
     await session.flush()
     return current
-
-
-async def led_institutions(session: AsyncSession, person_id: int) -> list[Institution]:
-    """Institutions in which the person is a leader (or the organiser), by name."""
-    result = await session.scalars(
-        select(Institution)
-        .join(Membership, Membership.institution_id == Institution.id)
-        .where(Membership.person_id == person_id)
-        .where(Membership.role.in_(LEADING_ROLES))
-        .order_by(Institution.name)
-    )
-    return list(result)
 
 
 def _simple(text: str) -> str:

@@ -40,6 +40,9 @@ M = TypeVar("M")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # A database error quotes the statement's values (phone numbers, what people said) in its
+    # message, and messages reach logs and the inbox's error column: keep the values out.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         connect_args: tuple[list[Any], dict[str, Any]] = ([], {})
 

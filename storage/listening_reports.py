@@ -12,7 +12,6 @@ Counting rules, shared by every view:
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from sqlalchemy import Select, and_, case, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from storage.export import CsvExport
 from storage.listening_themes import label
 from storage.models import (
     Action,
@@ -539,42 +539,29 @@ async def export_answers(
 ) -> int:
     """CSV of the campaign's answers with exactly ``fields`` (nothing else leaves)."""
     fields = check_fields(fields)
-    writer = csv.writer(out)
-    writer.writerow(fields)
-    written, after = 0, 0
+    export = CsvExport(out, fields)
+    after = 0
     while True:
         views = await list_answers(session, campaign, scope=scope, limit=batch, after_id=after)
         if not views:
-            return written
+            return export.rows
         for view in views:
-            writer.writerow([_csv_safe(EXPORT_FIELDS[f](view)) for f in fields])
-        written += len(views)
+            export.row(EXPORT_FIELDS[f](view) for f in fields)
         after = views[-1].id
-
-
-def _csv_safe(value: object) -> object:
-    """Free text opened in a spreadsheet must not run as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def export_themes(table: ThemeTable, out: TextIO) -> int:
     """CSV of theme counts: one row per theme and institution, plus no institution and total."""
-    writer = csv.writer(out)
-    writer.writerow(["theme", "label", "institution", "answers", "people"])
-    rows = 0
+    export = CsvExport(out, ["theme", "label", "institution", "answers", "people"])
     columns: list[tuple[int | None, str]] = list(table.institutions)
     if table.show_no_institution:
         columns.append((None, NO_INSTITUTION))
     for row in table.rows:
         for iid, name in columns:
             count = row.by_institution.get(iid, Count())
-            writer.writerow([row.key, row.label, name, count.answers, count.people])
-            rows += 1
-        writer.writerow([row.key, row.label, "Total", row.answers, row.people])
-        rows += 1
-    return rows
+            export.row([row.key, row.label, name, count.answers, count.people])
+        export.row([row.key, row.label, "Total", row.answers, row.people])
+    return export.rows
 
 
 # -- the digest's listening section ---------------------------------------------------------------

@@ -29,6 +29,7 @@ from storage.models import (
     Membership,
     OutboxMessage,
     Person,
+    TelegramCodeAttempt,
     TelegramGroup,
     TelegramLinkCode,
     TelegramRsvpCard,
@@ -40,6 +41,14 @@ from storage.people import new_person, person_by_phone
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 DEFAULT_CODE_TTL = timedelta(hours=48)
+# Wrong codes allowed per chat and per Telegram user within a sliding window.
+CODE_ATTEMPTS = 5
+CODE_ATTEMPT_WINDOW = timedelta(minutes=15)
+
+
+def _insert(session: AsyncSession) -> Any:
+    """INSERT with ON CONFLICT support in the session's dialect."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 # -- updates ------------------------------------------------------------------------------
@@ -55,9 +64,8 @@ async def store_update(
     session: AsyncSession, update_id: int, raw: dict[str, Any], now: datetime
 ) -> bool:
     """Keep the update; False if this ``update_id`` was already stored (a replay)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = (
-        insert(TelegramUpdate)
+        _insert(session)(TelegramUpdate)
         .values(update_id=update_id, kind=update_kind(raw), raw=raw, received_at=now)
         .on_conflict_do_nothing(index_elements=["update_id"])
         .returning(TelegramUpdate.id)
@@ -219,14 +227,78 @@ async def create_link_code(
 
 @dataclass(frozen=True)
 class CodeRefused:
-    reason: str  # unknown | used | expired | wrong_kind
+    reason: str  # limited | unknown | used | expired | wrong_kind
     kind: str = ""
+
+
+async def _take_attempt(session: AsyncSession, key: str, now: datetime) -> int | None:
+    """A free attempt slot for ``key`` (never used, or its attempt is older than the window),
+    taken with a conditional write so that two workers never share one; None when all
+    CODE_ATTEMPTS slots hold an attempt within the window."""
+    cutoff = now - CODE_ATTEMPT_WINDOW
+    rows = await session.execute(
+        select(TelegramCodeAttempt.slot, TelegramCodeAttempt.at).where(
+            TelegramCodeAttempt.key == key
+        )
+    )
+    held: dict[int, datetime] = {int(slot): at for slot, at in rows}
+    for slot in range(CODE_ATTEMPTS):
+        if slot not in held:
+            taken = await session.execute(
+                _insert(session)(TelegramCodeAttempt)
+                .values(key=key, slot=slot, at=now)
+                .on_conflict_do_nothing(index_elements=["key", "slot"])
+                .returning(TelegramCodeAttempt.id)
+            )
+            if taken.scalar() is not None:
+                return slot
+        elif held[slot] <= cutoff:
+            result: Any = await session.execute(
+                update(TelegramCodeAttempt)
+                .where(TelegramCodeAttempt.key == key)
+                .where(TelegramCodeAttempt.slot == slot)
+                .where(TelegramCodeAttempt.at <= cutoff)
+                .values(at=now)
+            )
+            if result.rowcount == 1:
+                return slot
+    return None
 
 
 async def redeem_link_code(
     session: AsyncSession, code: str, *, kind: str, user_id: int, chat_id: int, now: datetime
 ) -> TelegramLinkCode | CodeRefused:
-    """Use a code once. A code of the other kind is refused and stays usable."""
+    """Use a code once. A code of the other kind is refused and stays usable.
+
+    Every attempt first takes a slot for its chat and one for its Telegram user; a refused
+    code keeps them for CODE_ATTEMPT_WINDOW, a code that works gives them back. With no slot
+    free the caller is refused as "limited" before the code is even looked at, so the answer
+    never says whether it was right."""
+    taken: list[tuple[str, int]] = []
+    for key in (f"chat:{chat_id}", f"user:{user_id}"):
+        slot = await _take_attempt(session, key, now)
+        if slot is None:
+            await _give_back(session, taken)
+            return CodeRefused("limited")
+        taken.append((key, slot))
+    result = await _redeem(session, code, kind=kind, user_id=user_id, chat_id=chat_id, now=now)
+    if not isinstance(result, CodeRefused):
+        await _give_back(session, taken)
+    return result
+
+
+async def _give_back(session: AsyncSession, taken: list[tuple[str, int]]) -> None:
+    for key, slot in taken:
+        await session.execute(
+            delete(TelegramCodeAttempt)
+            .where(TelegramCodeAttempt.key == key)
+            .where(TelegramCodeAttempt.slot == slot)
+        )
+
+
+async def _redeem(
+    session: AsyncSession, code: str, *, kind: str, user_id: int, chat_id: int, now: datetime
+) -> TelegramLinkCode | CodeRefused:
     if not normalise_code(code):
         return CodeRefused("unknown")
     row = await session.scalar(

@@ -3,6 +3,8 @@ one-time and expire; a Telegram-only record merges into the person it turns out 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -10,7 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.channels.segments import count_segments, is_gsm7
 from bot.clock import FakeClock
+from config.messages import render
 from config.settings import Settings
 from storage.db import Database
 from storage.models import (
@@ -19,10 +23,17 @@ from storage.models import (
     Membership,
     OutboxMessage,
     Person,
+    TelegramCodeAttempt,
     TelegramGroup,
     TelegramLinkCode,
 )
-from storage.telegram import create_link_code, merge_people
+from storage.telegram import (
+    CODE_ATTEMPTS,
+    CodeRefused,
+    create_link_code,
+    merge_people,
+    redeem_link_code,
+)
 from tests import factories as f
 from tests.fakes.telegram_updates import Harness, group, harness, private, user
 
@@ -337,3 +348,159 @@ async def test_a_group_the_bot_left_is_inactive_until_the_bot_is_added_back(
     async with db.session() as s:
         stored = await s.scalar(select(TelegramGroup))
     assert stored is not None and stored.status == "active" and stored.institution_id == mary.id
+
+
+# -- wrong codes: limited per chat and per Telegram user -------------------------------------
+
+
+def _user(n: int) -> dict[str, Any]:
+    return user(6000 + n, f"Guesser{n}")
+
+
+async def _group_code(db: Database, clock: FakeClock) -> str:
+    async with db.session() as s:
+        mary = await f.institution(s, "St Mary's Church", clock.now())
+        code, _ = await create_link_code(s, kind="group", institution_id=mary.id, now=clock.now())
+    return code
+
+
+async def _linked_groups(db: Database) -> int:
+    async with db.session() as s:
+        return int(await s.scalar(select(func.count()).select_from(TelegramGroup)) or 0)
+
+
+async def test_five_wrong_codes_in_a_group_pause_codes_there_for_everyone(
+    tg: Harness, db: Database, clock: FakeClock
+) -> None:
+    code = await _group_code(db, clock)
+    for n in range(CODE_ATTEMPTS):
+        update = tg.updates.text(_user(n), GROUP, f"/link WRONG{n:03d}")
+        await tg.send(update)
+        assert await templates(db, update) == ["tg_code_unknown"]
+    # The right code, from someone who never tried: the group has tried too many.
+    right = tg.updates.text(ANN, GROUP, f"/link {code}")
+    await tg.send(right)
+    assert await templates(db, right) == ["tg_code_wait"]
+    assert await _linked_groups(db) == 0
+    await tg.drain()
+    assert tg.texts(-4001)[-1] == (
+        "Too many codes have been tried here. Please wait 15 minutes, then try again."
+    )
+    # Another group is not held up by this one.
+    elsewhere = tg.updates.text(_user(9), group(-4002, "Mosque"), "/link WRONG999")
+    await tg.send(elsewhere)
+    assert await templates(db, elsewhere) == ["tg_code_unknown"]
+
+    clock.advance(minutes=15)
+    again = tg.updates.text(ANN, GROUP, f"/link {code}")
+    await tg.send(again)
+    assert await templates(db, again) == ["tg_group_linked"]
+
+
+async def test_five_wrong_codes_from_one_user_pause_them_in_every_chat(
+    tg: Harness, db: Database, clock: FakeClock
+) -> None:
+    code = await _group_code(db, clock)
+    chats = [private(MALLORY), *(group(-4100 - n, f"Group {n}") for n in range(4))]
+    for chat in chats:
+        update = tg.updates.text(MALLORY, chat, "/link WRONG000")
+        await tg.send(update)
+        assert await templates(db, update) == ["tg_code_unknown"]
+    fresh = tg.updates.text(MALLORY, GROUP, f"/link {code}")
+    await tg.send(fresh)
+    assert await templates(db, fresh) == ["tg_code_wait"]
+    async with db.session() as s:
+        unused = await s.scalar(select(TelegramLinkCode.used_at))
+    assert unused is None  # the right code was not looked at, and still works
+    ok = tg.updates.text(ANN, GROUP, f"/link {code}")
+    await tg.send(ok)
+    assert await templates(db, ok) == ["tg_group_linked"]
+
+
+async def test_the_window_slides_and_a_right_code_costs_nothing(
+    tg: Harness, db: Database, clock: FakeClock
+) -> None:
+    async def attempt(text: str) -> list[str]:
+        update = tg.updates.text(MALLORY, private(MALLORY), text)
+        await tg.send(update)
+        return await templates(db, update)
+
+    async with db.session() as s:
+        ann = await f.person(s, "Ann Patel", 1, clock.now())
+        code, _ = await create_link_code(s, kind="person", person_id=ann.id, now=clock.now())
+    start = clock.now()
+    # Minutes 0, 4, 8, 12: four wrong codes; minute 13: the right one (gives its slots back).
+    for minute in (0, 4, 8, 12):
+        clock.set(start + timedelta(minutes=minute))
+        assert await attempt("/link WRONG000") == ["tg_code_unknown"]
+    clock.set(start + timedelta(minutes=13))
+    assert await attempt(f"/link {code}") == ["tg_linked"]
+    clock.set(start + timedelta(minutes=14))
+    assert await attempt("/link WRONG000") == ["tg_code_unknown"]  # the fifth wrong one
+    assert await attempt("/link WRONG000") == ["tg_code_wait"]
+    # Minute 15: the attempt of minute 0 has left the window, one more may be tried.
+    clock.set(start + timedelta(minutes=15))
+    assert await attempt("/link WRONG000") == ["tg_code_unknown"]
+    assert await attempt("/link WRONG000") == ["tg_code_wait"]
+    clock.set(start + timedelta(minutes=19))
+    assert await attempt("/link WRONG000") == ["tg_code_unknown"]  # minute 4's slot is free
+
+
+async def test_a_code_never_appears_in_the_logs(
+    tg: Harness, db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with db.session() as s:
+        ann = await f.person(s, "Ann Patel", 1, clock.now())
+        person_code, _ = await create_link_code(s, kind="person", person_id=ann.id, now=clock.now())
+    group_code = await _group_code(db, clock)
+    wrong = "WRNG2345"
+    texts = [
+        (MALLORY, private(MALLORY), f"/link {wrong}"),  # unknown
+        (MALLORY, GROUP, f"/link {person_code}"),  # the wrong kind of chat
+        (MALLORY, private(MALLORY), f"/link {group_code}"),
+        *((MALLORY, private(MALLORY), f"/link {wrong}") for _ in range(CODE_ATTEMPTS)),  # limited
+        (ANN, private(ANN), f"/start {person_code}"),  # linked
+        (ANN, GROUP, f"/link {group_code.lower()}"),  # linked
+    ]
+    for who, chat, text in texts:
+        await tg.send(tg.updates.text(who, chat, text))
+    await tg.drain()
+    logged = caplog.text.upper()
+    assert "LINK CODES PAUSED" in logged and "LINKED WITH A CODE" in logged
+    assert [c for c in (wrong, person_code, group_code) if c in logged] == []
+
+
+@pytest.mark.parametrize("language", ["en", "cy", "pl"])
+def test_the_wait_is_one_gsm7_segment_in_every_language(language: str) -> None:
+    text = render("tg_code_wait", language, minutes=15)
+    assert is_gsm7(text) and count_segments(text) == 1, text
+
+
+async def test_two_workers_racing_for_the_last_attempt_get_one(
+    db: Database, clock: FakeClock
+) -> None:
+    for n in range(CODE_ATTEMPTS - 1):
+        async with db.session() as s:
+            refused = await redeem_link_code(
+                s, "WRONG000", kind="group", user_id=6000 + n, chat_id=-4001, now=clock.now()
+            )
+        assert refused == CodeRefused("unknown")
+
+    async def attempt(uid: int) -> str:
+        async with db.session() as s:
+            result = await redeem_link_code(
+                s, "WRONG000", kind="group", user_id=uid, chat_id=-4001, now=clock.now()
+            )
+            assert isinstance(result, CodeRefused)
+            return result.reason
+
+    reasons = await asyncio.gather(*(attempt(7000 + n) for n in range(4)))
+    assert sorted(reasons) == ["limited", "limited", "limited", "unknown"]
+    async with db.session() as s:
+        held = await s.scalar(
+            select(func.count())
+            .select_from(TelegramCodeAttempt)
+            .where(TelegramCodeAttempt.key == "chat:-4001")
+        )
+    assert held == CODE_ATTEMPTS

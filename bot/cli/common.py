@@ -9,6 +9,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
+from storage.people import redact_phones
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -45,8 +47,29 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(out)
 
 
+class RedactingFormatter(logging.Formatter):
+    """The last guard: a phone number that reached a log message or an exception's text (a
+    provider's error quoting it, a database error quoting a row) is hidden before it is
+    written. Only the message and the traceback are read: the timestamp is left alone."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = redact_phones(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return redact_phones(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return redact_phones(super().formatStack(stack_info))
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
     # At INFO these log request URLs; Bot API URLs carry the bot token.
     for noisy in ("httpx", "httpcore", "twilio.http_client", "apscheduler", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,16 +1,27 @@
-"""A leader's COMMIT 40 and COUNT, for their own institution and the next action."""
+"""A leader's COMMIT 40 and COUNT, for their own institution and the next action. Which
+institutions a leader (or an organiser) may act on is storage.roles' rule, as on Telegram."""
 
 from __future__ import annotations
 
 from bot.handlers import actions
 from bot.handlers.base import Context
 from bot.handlers.grammar import Commit, Count
-from storage.commitments import led_institutions, pick_institution, set_commitment
+from storage.commitments import set_commitment
+from storage.models import Institution
+from storage.roles import Roles, institutions_led, meant_institutions, roles_of
 from storage.rollup import action_rollup
 
 
+async def _own(ctx: Context) -> tuple[Roles, list[Institution]]:
+    """The sender's roles and the institutions they may act on (none: not a leader)."""
+    roles = await roles_of(ctx.session, ctx.person)
+    if not roles.leader_anywhere:
+        return roles, []
+    return roles, await institutions_led(ctx.session, roles)
+
+
 async def commit(ctx: Context, intent: Commit) -> None:
-    led = await led_institutions(ctx.session, ctx.person.id)
+    roles, led = await _own(ctx)
     if not led:
         ctx.reply("commit_not_leader")
         return
@@ -18,15 +29,17 @@ async def commit(ctx: Context, intent: Commit) -> None:
     if not upcoming:
         ctx.reply("commit_no_action")
         return
-    institution = pick_institution(led, intent.institution_hint)
-    if institution is None:
+    chosen = meant_institutions(roles, led, intent.institution_hint)
+    if len(chosen) != 1:
+        choices = meant_institutions(roles, led, "") or led
         ctx.reply(
             "commit_which",
-            institutions=", ".join(i.name for i in led),
+            institutions=", ".join(i.name for i in choices),
             number=intent.number,
-            example=led[0].name.split()[0],
+            example=choices[0].name.split()[0],
         )
         return
+    institution = chosen[0]
     action = actions.pick(upcoming, "")
     assert action is not None
     await set_commitment(
@@ -42,7 +55,7 @@ async def commit(ctx: Context, intent: Commit) -> None:
 
 
 async def count(ctx: Context, intent: Count) -> None:
-    led = await led_institutions(ctx.session, ctx.person.id)
+    roles, led = await _own(ctx)
     if not led:
         ctx.reply("count_not_leader")
         return
@@ -50,7 +63,8 @@ async def count(ctx: Context, intent: Count) -> None:
     if not upcoming:
         ctx.reply("commit_no_action")
         return
-    institution = pick_institution(led, intent.institution_hint) or led[0]
+    chosen = meant_institutions(roles, led, intent.institution_hint)
+    institution = (chosen or meant_institutions(roles, led, "") or led)[0]
     action = upcoming[0]
     rollup = await action_rollup(ctx.session, action, institution_id=institution.id)
     row = rollup.row_for(institution.id)

@@ -36,6 +36,7 @@ from storage.listening import (
     append_to_answer,
     campaign_questions,
     follow_up_by,
+    get_contact,
     is_open,
     latest_answer,
     log_conversation,
@@ -46,13 +47,9 @@ from storage.listening import (
     step_draft,
     stop_contacts,
 )
-from storage.models import (
-    ListeningCampaign,
-    ListeningContact,
-    Membership,
-    Person,
-)
-from storage.people import BadPhone, new_person, normalise_phone
+from storage.models import ListeningCampaign, ListeningContact, Person
+from storage.people import find_phone, new_person, person_by_phone
+from storage.roles import Roles, roles_of, sees, sees_in_listening
 
 
 async def intercept(ctx: Context, intent: Intent) -> bool:
@@ -63,8 +60,8 @@ async def intercept(ctx: Context, intent: Intent) -> bool:
     if ctx.person.opted_out or isinstance(intent, Start | Help | Lang):
         return False
     if isinstance(intent, Other) and LOG.match(intent.text):
-        roles = await _roles(ctx)
-        if roles:
+        roles = await roles_of(ctx.session, ctx.person)
+        if roles.leader_anywhere:
             await log_command(ctx, intent.text, roles)
             return True
     if not isinstance(intent, Rsvp | Other):
@@ -180,22 +177,18 @@ KINDS = {
 }
 CONSENT_WORDS = {"yes": "yes", "y": "yes", "ie": "yes", "tak": "yes", "no": "no", "n": "no"}
 CONSENT_WORDS |= {"na": "no", "nie": "no"}
-PHONE = re.compile(r"\+?\d[\d ()-]{5,}\d")
 
 
-async def _roles(ctx: Context) -> dict[int, str]:
-    """Institution id -> role, for the institutions the sender leads or organises."""
-    rows = await ctx.session.execute(
-        select(Membership.institution_id, Membership.role)
-        .where(Membership.person_id == ctx.person.id)
-        .where(Membership.role.in_(("leader", "organiser")))
-    )
-    return {int(iid): str(role) for iid, role in rows}
-
-
-async def log_command(ctx: Context, text: str, roles: dict[int, str]) -> None:
+async def log_command(ctx: Context, text: str, roles: Roles) -> None:
     """``LOG DOORSTEP 07700 900123 YES: worried about the damp, kids keep getting ill``;
-    ``LOG 121 Ann Patel: ...``; ``LOG FOLLOWUP Ann Patel: met for coffee``."""
+    ``LOG 121 Ann Patel: ...``; ``LOG FOLLOWUP Ann Patel: met for coffee``.
+
+    Who may be named is storage.roles' rule: by name, the people of the sender's institutions
+    (an organiser: anyone); by number, also the people the sender recorded themselves. A
+    conversation with a number we do not know makes a new person, listened to face to face and
+    never opted in to texts. A number the sender may not see is answered exactly as an unknown
+    one: a conversation is recorded against that person (what they said belongs with them; the
+    consent they gave themselves stands), a follow-up is "not found"."""
     match = LOG_COMMAND.match(text)
     if match is None or not match.group("who").strip():
         ctx.reply("listening_log_help")
@@ -207,31 +200,23 @@ async def log_command(ctx: Context, text: str, roles: dict[int, str]) -> None:
     if not follow_up and who_words and who_words[-1].lower() in CONSENT_WORDS:
         consent = CONSENT_WORDS[who_words.pop().lower()]
     who = " ".join(who_words)
-    person = await _find_person(ctx, who, roles, create=not follow_up)
+    notes = match.group("notes").strip()
+    if follow_up:
+        await _log_follow_up(ctx, who, notes, roles)
+        return
+    campaign = await _open_campaign(ctx)
+    if campaign is None:
+        ctx.reply("listening_log_no_campaign")
+        return
+    person = await _met(ctx, who, roles)
     if person is None:
         ctx.reply("listening_log_who", who=who or "-")
         return
-    notes = match.group("notes").strip()
+    if consent is not None and not await _in_sight(ctx, roles, person, campaign):
+        contact = await get_contact(ctx.session, campaign.id, person.id)
+        if contact is not None and contact.consent is not None:
+            consent = None  # their own answer stands: the sender may not see them
     try:
-        if follow_up:
-            campaign = await _listened_in(ctx, person)
-            if campaign is None:
-                raise ListeningError("not listened to")
-            await record_follow_up(
-                ctx.session,
-                campaign=campaign,
-                person=person,
-                now=ctx.now,
-                by=ctx.person,
-                note=notes,
-                channel=ctx.channel,
-            )
-            ctx.reply("listening_followup_ok", name=who, campaign=campaign.title)
-            return
-        campaign = await _open_campaign(ctx)
-        if campaign is None:
-            ctx.reply("listening_log_no_campaign")
-            return
         await log_conversation(
             ctx.session,
             campaign=campaign,
@@ -249,50 +234,78 @@ async def log_command(ctx: Context, text: str, roles: dict[int, str]) -> None:
     ctx.reply("listening_log_ok", name=who, campaign=campaign.title)
 
 
-async def _find_person(
-    ctx: Context, who: str, roles: dict[int, str], *, create: bool
-) -> Person | None:
-    """By phone number (anyone; a new person for a doorstep conversation), or by name among
-    the people the sender may see (their institutions; everyone for an organiser)."""
-    phone_match = PHONE.search(who)
-    if phone_match:
-        try:
-            phone = normalise_phone(phone_match.group(0), _region(ctx.person))
-        except BadPhone:
-            return None
-        person = await ctx.session.scalar(select(Person).where(Person.phone == phone))
-        if person is None and create:
-            name = " ".join((who[: phone_match.start()] + who[phone_match.end() :]).split())
-            person = new_person(
-                phone=phone,
-                name=name,
-                language=ctx.person.language,
-                timezone=ctx.person.timezone,
-                # Met at the door: listened to, never asked to receive texts.
-                consent="unknown",
-                consent_source="face_to_face",
-                now=ctx.now,
-            )
-            ctx.session.add(person)
-            await ctx.session.flush()
-        return person
+async def _log_follow_up(ctx: Context, who: str, notes: str, roles: Roles) -> None:
+    person = await _named(ctx, who, roles)
+    campaign = None if person is None else await _listened_in(ctx, person, roles)
+    if person is None or campaign is None:
+        # Unknown, out of the sender's sight, or never listened to: one answer for all three.
+        ctx.reply("listening_log_who", who=who or "-")
+        return
+    await record_follow_up(
+        ctx.session,
+        campaign=campaign,
+        person=person,
+        now=ctx.now,
+        by=ctx.person,
+        note=notes,
+        channel=ctx.channel,
+    )
+    ctx.reply("listening_followup_ok", name=who, campaign=campaign.title)
+
+
+async def _met(ctx: Context, who: str, roles: Roles) -> Person | None:
+    """The person a conversation was with: by number (anyone; a new person for a number we
+    do not know), or by name among the people the sender may see."""
+    found = find_phone(who, _region(ctx.person))
+    if found is None:
+        return await _by_name(ctx, who, roles)
+    phone, start, end = found
+    person = await person_by_phone(ctx.session, phone)
+    if person is None:
+        person = new_person(
+            phone=phone,
+            name=" ".join((who[:start] + who[end:]).split()),
+            language=ctx.person.language,
+            timezone=ctx.person.timezone,
+            # Met at the door: listened to, never asked to receive texts.
+            consent="unknown",
+            consent_source="face_to_face",
+            now=ctx.now,
+        )
+        ctx.session.add(person)
+        await ctx.session.flush()
+    return person
+
+
+async def _named(ctx: Context, who: str, roles: Roles) -> Person | None:
+    """An existing person the sender may name: by number (storage.roles.sees_in_listening:
+    checked per campaign by _listened_in), or by name (storage.roles.sees)."""
+    found = find_phone(who, _region(ctx.person))
+    if found is None:
+        return await _by_name(ctx, who, roles)
+    return await person_by_phone(ctx.session, found[0])
+
+
+async def _by_name(ctx: Context, who: str, roles: Roles) -> Person | None:
+    """The one person the sender may see whose name is ``who`` (or starts with it)."""
     wanted = normalise(who)
     if not wanted:
         return None
-    if "organiser" in roles.values():
-        query = select(Person).where(func.lower(Person.name).contains(who.split()[0].lower()))
-    else:
-        query = select(Person).where(
-            Person.id.in_(
-                select(Membership.person_id).where(Membership.institution_id.in_(list(roles)))
-            )
-        )
+    query = select(Person).where(sees(roles, Person.id))
+    if roles.organiser:
+        query = query.where(func.lower(Person.name).contains(who.split()[0].lower()))
     candidates = [
         p
         for p in await ctx.session.scalars(query.limit(5000))
         if normalise(p.name) == wanted or normalise(p.name).startswith(wanted + " ")
     ]
     return candidates[0] if len(candidates) == 1 else None
+
+
+async def _in_sight(
+    ctx: Context, roles: Roles, person: Person, campaign: ListeningCampaign
+) -> bool:
+    return bool(await ctx.session.scalar(select(sees_in_listening(roles, person.id, campaign.id))))
 
 
 def _region(person: Person) -> str:
@@ -315,13 +328,17 @@ async def _open_campaign(ctx: Context) -> ListeningCampaign | None:
     return next((c for c in campaigns if is_open(c, ctx.now)), None)
 
 
-async def _listened_in(ctx: Context, person: Person) -> ListeningCampaign | None:
+async def _listened_in(ctx: Context, person: Person, roles: Roles) -> ListeningCampaign | None:
+    """The latest campaign the person was listened to in, among those where the sender may
+    see them (their institution's person: any; someone they recorded: where they did)."""
+    contact = ListeningContact
     result: ListeningCampaign | None = await ctx.session.scalar(
         select(ListeningCampaign)
-        .join(ListeningContact, ListeningContact.campaign_id == ListeningCampaign.id)
-        .where(ListeningContact.person_id == person.id)
-        .where(ListeningContact.first_answer_at.is_not(None))
-        .order_by(ListeningContact.first_answer_at.desc())
+        .join(contact, contact.campaign_id == ListeningCampaign.id)
+        .where(contact.person_id == person.id)
+        .where(contact.first_answer_at.is_not(None))
+        .where(sees_in_listening(roles, contact.person_id, contact.campaign_id))
+        .order_by(contact.first_answer_at.desc())
         .limit(1)
     )
     return result

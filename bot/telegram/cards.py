@@ -2,7 +2,8 @@
 Yes / Maybe / No / +1 guest; each tap by a linked person is recorded as their RSVP (the same
 ``rsvp.record`` as an SMS reply) and the card's counts are edited in place. Someone not linked
 yet is sent to a private chat with the bot to link. In a private chat ``/rsvp`` shows the
-person's open invitation with the same buttons.
+person's open invitation with the same buttons; a private tap counts only for an action the
+person was invited to (callback data can be forged).
 
 callback_data (at most 64 bytes): ``c:<card id>:<y|m|n|g>`` on a group card,
 ``a:<action id>:<y|m|n|g>`` in a private chat.
@@ -145,7 +146,13 @@ async def tap(turn: Turn, svc: TelegramService, data: str) -> None:
         .where(Invitation.action_id == action.id)
         .where(Invitation.person_id == person.id)
     )
+    if invitation is None and card is None:
+        # A private button is only ever shown for the person's own invitation: data naming
+        # another action is forged (or from a record since erased), and changes nothing.
+        turn.answer_callback("tg_button_stale")
+        return
     if invitation is None:
+        # A card in the institution's group: whoever is linked may answer it (a walk-in).
         invitation = Invitation(
             action_id=action.id, person_id=person.id, invited_at=turn.now, guests=0
         )

@@ -16,12 +16,12 @@ from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot.handlers import actions
 from bot.telegram.picking import institution, number, pick_action, pick_own_institutions
-from bot.telegram.roles import Roles, roles_of
 from bot.telegram.service import Handlers, TelegramService
 from bot.telegram.turn import Turn
 from storage.chase import leader_names, not_replied
 from storage.commitments import set_commitment
 from storage.models import Action, Headcount, Institution
+from storage.roles import Roles, roles_of
 from storage.rollup import RollupRow, action_rollup
 from storage.telegram import latest_headcounts, record_headcount
 

@@ -19,6 +19,7 @@ from bot.telegram.turn import Turn, is_group_chat
 from storage.models import Institution, Person
 from storage.people import BadPhone, normalise_phone
 from storage.telegram import (
+    CODE_ATTEMPT_WINDOW,
     CodeRefused,
     link_account,
     link_contact,
@@ -37,6 +38,22 @@ REFUSALS = {"unknown": "tg_code_unknown", "used": "tg_code_used", "expired": "tg
 
 
 def refuse(turn: Turn, refused: CodeRefused, code: str) -> None:
+    """Tell the caller why a code did not work. The log says what happened, where and by whom,
+    never the code (a code in a log is a code anyone reading the log can use)."""
+    if refused.reason == "limited":
+        log.warning(
+            "telegram: link codes paused for chat %s / user %s (too many wrong codes)",
+            turn.chat.id,
+            turn.user.id,
+        )
+        turn.say("tg_code_wait", minutes=int(CODE_ATTEMPT_WINDOW.total_seconds() // 60))
+        return
+    log.info(
+        "telegram: link code refused in chat %s for user %s: %s",
+        turn.chat.id,
+        turn.user.id,
+        refused.reason,
+    )
     if refused.reason == "wrong_kind":
         turn.say(
             "tg_code_for_group" if refused.kind == "group" else "tg_code_for_person", code=code

@@ -11,14 +11,14 @@ from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot.handlers import actions
 from bot.telegram.leaders import contact_keyboard
-from bot.telegram.roles import Roles, roles_of
 from bot.telegram.service import Handlers, TelegramService
 from bot.telegram.turn import Attachment, Turn
 from config.messages import format_when
 from scheduler.digest import build_digest, local_day, render_text
 from storage.commitments import pick_institution
-from storage.models import Institution, Membership, Person
+from storage.models import Institution
 from storage.people import BadPhone, mask_phone, normalise_phone, person_by_phone
+from storage.roles import Roles, may_see, roles_of
 from storage.telegram import DEFAULT_CODE_TTL, create_link_code
 
 COMMANDS = ("digest", "actions", "linkcode")
@@ -113,7 +113,8 @@ async def link_code(turn: Turn, svc: TelegramService, tokens: list[str]) -> None
             turn.say("tg_linkcode_no_person")
             return
         person = await person_by_phone(turn.session, phone)
-        if person is None or not (roles.organiser or await _led_member(turn, roles.leads, person)):
+        # Someone the caller may not see gets the answer an unknown number gets.
+        if person is None or not await may_see(turn.session, roles, person):
             turn.say("tg_linkcode_no_person")
             return
         code, _ = await create_link_code(
@@ -152,15 +153,6 @@ async def link_code(turn: Turn, svc: TelegramService, tokens: list[str]) -> None
         ttl=DEFAULT_CODE_TTL,
     )
     turn.say("tg_linkcode_group", institution=inst.name, code=code, expires=expires)
-
-
-async def _led_member(turn: Turn, leads: frozenset[int], person: Person) -> bool:
-    found = await turn.session.scalar(
-        select(Membership.id)
-        .where(Membership.person_id == person.id)
-        .where(Membership.institution_id.in_(leads))
-    )
-    return found is not None
 
 
 def handlers(svc: TelegramService) -> Handlers:

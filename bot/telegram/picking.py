@@ -6,10 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.handlers import actions
-from bot.telegram.roles import Roles, institutions_led
 from bot.telegram.turn import Turn
-from storage.commitments import pick_institution
 from storage.models import Action, Institution
+from storage.roles import Roles, institutions_led, meant_institutions
 
 MAX_NUMBER = 100_000
 
@@ -52,19 +51,14 @@ async def pick_action(
 
 
 async def pick_own_institutions(turn: Turn, roles: Roles, hint: str) -> list[Institution]:
-    """In a private chat: the institutions a leader means (all they lead, or the one named).
-    An organiser must name one unless ``hint`` is empty and they lead exactly one."""
+    """In a private chat: the institutions a leader means (all they lead, or the one named;
+    storage.roles.meant_institutions). A name they do not lead is asked about again, with the
+    names they do."""
     led = await institutions_led(turn.session, roles)
-    if hint.strip():
-        chosen = pick_institution(led, hint)
-        if chosen is None:
-            turn.say("tg_which_institution", institutions=", ".join(i.name for i in led[:20]))
-            return []
-        return [chosen]
-    if roles.organiser and len(led) > 1:
-        own = [i for i in led if i.id in roles.leads]
-        return own
-    return led
+    chosen = meant_institutions(roles, led, hint)
+    if hint.strip() and not chosen:
+        turn.say("tg_which_institution", institutions=", ".join(i.name for i in led[:20]))
+    return chosen
 
 
 async def institution(turn: Turn, institution_id: int) -> Institution:

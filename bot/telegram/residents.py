@@ -11,9 +11,9 @@ from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.telegram.linking import text_from
-from bot.telegram.roles import roles_of
 from bot.telegram.service import Handlers, TelegramService
 from storage.models import Person
+from storage.roles import roles_of
 from storage.telegram import person_for_user
 
 # Command -> the word a resident would text.

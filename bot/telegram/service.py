@@ -188,6 +188,7 @@ class TelegramService:
                 alliance=self.settings.alliance_name,
                 default_language=self.settings.default_language,
                 default_timezone=self.settings.default_timezone,
+                default_region=self.settings.default_region,
                 caller=caller,
                 group=group,
             )

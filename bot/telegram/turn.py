@@ -47,14 +47,17 @@ async def enqueue_chat(
     dedupe_key: str,
     now: datetime,
     payload: dict[str, Any] | None = None,
+    region: str,
     kind: str = "reply",
     inline_provider: str | None = None,
 ) -> OutboxMessage | None:
     """A message to a Telegram chat that is not a known person's private chat: a group, or
-    someone not linked yet. Group texts never carry a phone number."""
+    someone not linked yet. Group texts never carry a phone number: the whole text (names of
+    people and institutions, card texts, chase lists) passes ``redact_phones``, numbers without
+    a country code read as in ``region``."""
     body = render(template, language, alliance=alliance, **params)
     if chat_id < 0:
-        safe = redact_phones(body)
+        safe = redact_phones(body, region)
         if safe != body:
             log.warning("telegram: hid a phone number in %r to a group", template)
             body = safe
@@ -125,6 +128,7 @@ class Turn:
     alliance: str
     default_language: str
     default_timezone: str
+    default_region: str
     caller: Person | None
     group: TelegramGroup | None
     replies: list[Reply] = field(default_factory=list)
@@ -221,6 +225,7 @@ class Turn:
             dedupe_key=key,
             now=self.now,
             payload=reply.payload,
+            region=self.default_region,
         )
 
     async def _write_answer(self, update_id: int) -> dict[str, Any] | None:
@@ -238,6 +243,7 @@ class Turn:
             dedupe_key=f"tg:{update_id}:answer",
             now=self.now,
             inline_provider=INLINE_PROVIDER,
+            region=self.default_region,
         )
         method: dict[str, Any] = {
             "method": "answerCallbackQuery",

@@ -37,6 +37,7 @@ from storage.models.listening import (
 from storage.models.planning import ActionReminder, OutboxAttachment, RollupSnapshot
 from storage.models.telegram import (
     Headcount,
+    TelegramCodeAttempt,
     TelegramGroup,
     TelegramLinkCode,
     TelegramRsvpCard,
@@ -77,6 +78,7 @@ __all__ = [
     "RollupSnapshot",
     "RsvpEvent",
     "SendRateBucket",
+    "TelegramCodeAttempt",
     "TelegramGroup",
     "TelegramLinkCode",
     "TelegramRsvpCard",

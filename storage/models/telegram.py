@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
@@ -74,6 +83,22 @@ class TelegramLinkCode(Base):
     used_at: Mapped[datetime | None]
     used_by_user_id: Mapped[int | None] = mapped_column(BigInteger)
     used_in_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class TelegramCodeAttempt(Base):
+    """A link code attempt held against a chat or a Telegram user (``key`` "chat:<id>" or
+    "user:<id>"), in one of a few numbered slots: a wrong code keeps its slot until the window
+    has passed (storage.telegram.CODE_ATTEMPTS, CODE_ATTEMPT_WINDOW). The unique (key, slot)
+    means two workers can never take the same slot, and a key never has more rows than slots:
+    a slot whose time has passed is taken again, not added to."""
+
+    __tablename__ = "telegram_code_attempts"
+    __table_args__ = (UniqueConstraint("key", "slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32))
+    slot: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
 
 
 class TelegramRsvpCard(Base):
