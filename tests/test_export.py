@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.cli import listening as _listening  # noqa: F401  (registers the group)
+from bot.cli.runtime import Runtime
 from bot.clock import FakeClock
 from storage.db import Database
 from storage.export import FORMULA_START, CsvExport, safe_cell
@@ -139,6 +140,7 @@ def test_the_terminals_exports_write_through_the_same_writer(
             ["listening", "export", kind, "city-listens", *extra, "--out", str(path)],
             env=env,
             catch_exceptions=False,
+            obj=Runtime(clock=clock),
         )
         assert result.exit_code == 0, result.output
         with path.open(encoding="utf-8", newline="") as fh:
