@@ -26,9 +26,10 @@ Rules: one phone number (E.164) is one person. Rows with the same number are mer
 (memberships unioned, the higher role wins, the first non-empty name) unless they disagree on
 name, language or time zone, which is an error. People already on record keep their name (an
 empty one is filled), language, time zone and consent: an import never opts anyone in again.
-New people are opted in with source "import". Institutions match existing ones by name, ignoring
-case, spacing and curly apostrophes. A membership's role only goes up (member -> leader ->
-organiser); a lower role in the file is noted, not applied.
+New people are opted in with source "import". Institutions match existing ones by name as the
+one institution matcher compares names (storage.institutions.institution_key: case, spacing,
+punctuation, apostrophes, "St"/"Saint" and "&"/"and" aside). A membership's role only goes up
+(member -> leader -> organiser); a lower role in the file is noted, not applied.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import LANGUAGES, Settings
 from storage.db import Database
+from storage.institutions import institution_key
 from storage.models import INSTITUTION_KINDS, ROLES, Institution, Membership, Person
 from storage.people import BadPhone, new_person, normalise_phone
 
@@ -162,11 +164,6 @@ class PeopleFile:
     default_language: str
     default_timezone: str
     warnings: list[str]
-
-
-def institution_key(name: str) -> str:
-    """What makes two institution names the same: case, spacing and curly apostrophes aside."""
-    return " ".join(name.split()).casefold().replace("\u2019", "'").replace("\u2018", "'")
 
 
 async def import_people(

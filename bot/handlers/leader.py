@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.handlers import actions
 from bot.handlers.base import Context
 from bot.handlers.grammar import Commit, Count
-from storage.commitments import led_institutions, pick_institution, set_commitment
+from storage.commitments import led_institutions, set_commitment
+from storage.institutions import match_institution
 from storage.rollup import action_rollup
 
 
@@ -18,7 +19,7 @@ async def commit(ctx: Context, intent: Commit) -> None:
     if not upcoming:
         ctx.reply("commit_no_action")
         return
-    institution = pick_institution(led, intent.institution_hint)
+    institution = match_institution(led, intent.institution_hint).found
     if institution is None:
         ctx.reply(
             "commit_which",
@@ -50,7 +51,7 @@ async def count(ctx: Context, intent: Count) -> None:
     if not upcoming:
         ctx.reply("commit_no_action")
         return
-    institution = pick_institution(led, intent.institution_hint) or led[0]
+    institution = match_institution(led, intent.institution_hint).found or led[0]
     action = upcoming[0]
     rollup = await action_rollup(ctx.session, action, institution_id=institution.id)
     row = rollup.row_for(institution.id)

@@ -16,8 +16,8 @@ from bot.telegram.service import Handlers, TelegramService
 from bot.telegram.turn import Attachment, Turn
 from config.messages import format_when
 from scheduler.digest import build_digest, local_day, render_text
-from storage.commitments import pick_institution
-from storage.models import Institution, Membership, Person
+from storage.institutions import find_institution
+from storage.models import Membership, Person
 from storage.people import BadPhone, mask_phone, normalise_phone, person_by_phone
 from storage.telegram import DEFAULT_CODE_TTL, create_link_code
 
@@ -134,14 +134,13 @@ async def link_code(turn: Turn, svc: TelegramService, tokens: list[str]) -> None
     if not roles.organiser:
         turn.say("tg_organisers_only")
         return
-    institutions = list(
-        await turn.session.scalars(
-            select(Institution).where(Institution.status != "former").order_by(Institution.name)
-        )
-    )
-    inst = pick_institution(institutions, arg)
+    match = await find_institution(turn.session, arg, include_former=False)
+    inst = match.found
     if inst is None:
-        turn.say("tg_linkcode_no_institution", name=arg)
+        if match.candidates:
+            turn.say("tg_linkcode_which_institution", name=arg, names=match.names())
+        else:
+            turn.say("tg_linkcode_no_institution", name=arg)
         return
     code, _ = await create_link_code(
         turn.session,

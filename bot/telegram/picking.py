@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.handlers import actions
 from bot.telegram.roles import Roles, institutions_led
 from bot.telegram.turn import Turn
-from storage.commitments import pick_institution
+from storage.institutions import match_institution
 from storage.models import Action, Institution
 
 MAX_NUMBER = 100_000
@@ -56,7 +56,7 @@ async def pick_own_institutions(turn: Turn, roles: Roles, hint: str) -> list[Ins
     An organiser must name one unless ``hint`` is empty and they lead exactly one."""
     led = await institutions_led(turn.session, roles)
     if hint.strip():
-        chosen = pick_institution(led, hint)
+        chosen = match_institution(led, hint).found
         if chosen is None:
             turn.say("tg_which_institution", institutions=", ".join(i.name for i in led[:20]))
             return []
