@@ -22,7 +22,7 @@ from storage import actions as store
 from storage.db import Database
 from storage.institutions import find_institution
 from storage.models import ACTION_KINDS, Action
-from storage.rollup import Rollup, RollupRow, action_rollup
+from storage.rollup import TOTALS_NOTE, Rollup, RollupRow, action_rollup
 
 T = TypeVar("T")
 
@@ -68,6 +68,7 @@ def rollup_table(rollup: Rollup) -> str:
     rows = [cells(r) for r in rollup.rows]
     rows.append(cells(rollup.no_institution))
     rows.append(cells(rollup.totals))
+    rows.append(cells(rollup.unique))
     headers = [
         "institution",
         "committed",
@@ -81,11 +82,7 @@ def rollup_table(rollup: Rollup) -> str:
         "counted",
         "gap",
     ]
-    unique = (
-        f"unique people: {rollup.unique_yes} said yes (+{rollup.unique_guests} guests), "
-        f"{rollup.unique_attended} attended"
-    )
-    return table(headers, rows) + "\n" + unique
+    return table(headers, rows) + "\n" + TOTALS_NOTE
 
 
 @cli.command()
