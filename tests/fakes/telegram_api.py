@@ -15,7 +15,8 @@ Failures are programmable, with the real error bodies:
   (``"retry_after"``), 400 (``"bad_request"``, ``"not_modified"``) or 403 (``"forbidden"``).
 
 In tests: ``async with FakeTelegramApi() as api:``. As a process (sandbox demos):
-``python -m tests.fakes.telegram_api --port 8081`` prints what the bot sends.
+``python -m tests.fakes.telegram_api --port 8081`` prints what the bot sends (it answers the
+token in TURNOUT_TELEGRAM_BOT_TOKEN, or ``--token``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,11 +300,21 @@ async def _serve(port: int, token: str) -> None:
     await asyncio.Event().wait()
 
 
+def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
+    """The command line. The token defaults to TURNOUT_TELEGRAM_BOT_TOKEN, so the bot and its
+    fake agree once the sandbox has exported it (docs/telegram.md)."""
+    cli = argparse.ArgumentParser(description="A fake Telegram Bot API on 127.0.0.1")
+    cli.add_argument("--port", type=int, default=8081)
+    cli.add_argument(
+        "--token",
+        default=env.get("TURNOUT_TELEGRAM_BOT_TOKEN") or BOT_TOKEN,
+        help="the bot token it answers (default: $TURNOUT_TELEGRAM_BOT_TOKEN, else the tests')",
+    )
+    return cli
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="A fake Telegram Bot API on 127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--token", default=BOT_TOKEN)
-    args = parser.parse_args()
+    args = parser().parse_args()
     asyncio.run(_serve(args.port, args.token))
 
 
