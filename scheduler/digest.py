@@ -279,7 +279,8 @@ def render_text(digest: Digest, *, max_rows: int = MAX_ROWS) -> str:
         lines.append(cells(item.rollup.totals))
         lines.append(cells(item.rollup.unique))
         out.append(table(headers, lines))
-        notes = [TOTALS_NOTE]
+        out.append(TOTALS_NOTE)
+        notes = []
         if item.since is not None:
             notes.append(f"Change since {_day(item.since)}.")
         if item.idle:

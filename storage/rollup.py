@@ -33,8 +33,8 @@ TOTAL = "Total"
 UNIQUE_PEOPLE = "Unique people"
 # What the total and unique rows mean, printed under every table that shows them.
 TOTALS_NOTE = (
-    "Total adds up the rows: a person in two institutions counts in both. Unique people "
-    "counts each person once. The total gap is the sum of the shortfalls of institutions "
+    "Total adds up the rows: a person in two institutions counts in both; Unique people\n"
+    "counts each person once. The total gap is the sum of the shortfalls of institutions\n"
     "behind their pledge."
 )
 

@@ -247,7 +247,7 @@ async def test_the_text_digest_is_a_readable_table(db: Database, settings: Setti
     assert total.split()[1:] == ["65", "6", "2", "2", "1", "5", "+6", "58"]
     unique = next(line for line in lines if line.startswith("Unique people"))
     assert unique.split()[2:] == ["-", "6", "2", "2", "1", "5", "-", "-"]
-    assert "a person in two institutions counts in both" in text
+    assert "Total adds up the rows: a person in two institutions counts in both" in text
     assert next(line for line in lines if line.startswith("No institution")).split()[2:] == [
         "-",
         "1",

@@ -193,8 +193,8 @@ async def test_the_total_gap_is_the_sum_of_shortfalls_and_unique_people_sit_besi
     assert total.split()[1:] == ["12", "4", "3", "7", "1", "0", "0", "0", "-", "8"]
     beside = lines[lines.index(total) + 1]
     assert beside.split()[2:] == ["-", "3", "2", "5", "1", "0", "0", "0", "-", "-"]
-    assert lines[-1] == (
-        "Total adds up the rows: a person in two institutions counts in both. Unique people "
+    assert " ".join(lines[-3:]) == (
+        "Total adds up the rows: a person in two institutions counts in both; Unique people "
         "counts each person once. The total gap is the sum of the shortfalls of institutions "
         "behind their pledge."
     )
