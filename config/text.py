@@ -22,18 +22,19 @@ MIN_PREFIX = 3
 _NOT_WORD = re.compile(r"[^\w\s+]")
 _APOSTROPHE = "'\u2019\u02bc"
 _ENGLISH_ENDING = re.compile(rf"(?<=\w)[{_APOSTROPHE}](t|m|s|d|ll|ve|re)\b")
-# U+02BC (the modifier letter apostrophe) is a letter to \w, so it is split explicitly.
-_APOSTROPHES = str.maketrans({"\u02bc": " ", "ł": "l"})
 
 
 def normalise(text: str) -> str:
     """Lower case, accents folded, punctuation dropped (apostrophes split words but for
     English contraction endings), whitespace collapsed. ``+`` is kept (``YES +2``)."""
-    folded = _ENGLISH_ENDING.sub(r"\1", text.casefold())
+    folded = text.casefold()
+    if "'" in folded or "\u2019" in folded or "\u02bc" in folded:  # most texts have none
+        # U+02BC (the modifier letter apostrophe) is a letter to \w: split it by hand.
+        folded = _ENGLISH_ENDING.sub(r"\1", folded).replace("\u02bc", " ")
     folded = unicodedata.normalize("NFKD", folded)
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    cleaned = _NOT_WORD.sub(" ", folded.translate(_APOSTROPHES))
-    return " ".join(cleaned.split())
+    if not folded.isascii():
+        folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).replace("ł", "l")
+    return " ".join(_NOT_WORD.sub(" ", folded).split())
 
 
 def words(text: str) -> list[str]:
