@@ -104,8 +104,8 @@ async def show_invitation(turn: Turn, tokens: list[str]) -> None:
     if not open_:
         turn.say("rsvp_no_invitation")
         return
-    wanted = {t.lower() for t in tokens}
-    named = [(i, a) for i, a in open_ if a.slug.lower() in wanted]
+    hint = " ".join(tokens)
+    named = [(i, a) for i, a in open_ if actions.matches(a, hint)]
     for _, action in (named or open_)[:3]:
         turn.say(
             "tg_rsvp_dm",
