@@ -49,7 +49,7 @@ from sqlalchemy import func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from bot.handlers.grammar import normalise  # noqa: E402
+from config.text import normalise  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.listening import create_campaign  # noqa: E402
 from storage.listening_reports import (  # noqa: E402

@@ -35,6 +35,7 @@ RESIDENT_FACING = frozenset(
         "rsvp_no",
         "rsvp_closed",
         "rsvp_no_invitation",
+        "rsvp_not_invited",
         "checkin_ok",
         "checkin_already",
         "checkin_none",

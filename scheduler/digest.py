@@ -44,7 +44,7 @@ from storage.models import (
     RollupSnapshot,
 )
 from storage.outbox import Draft, address_for
-from storage.rollup import Rollup, RollupRow, action_rollup
+from storage.rollup import TOTALS_NOTE, Rollup, RollupRow, action_rollup
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class DigestAction:
     def key(self, row: RollupRow) -> str:
         if row is self.rollup.totals:
             return "total"
+        if row is self.rollup.unique:
+            return "unique"  # not in the snapshots: no change shown
         return "none" if row.institution_id is None else str(row.institution_id)
 
     def change_for(self, row: RollupRow) -> int | None:
@@ -275,7 +277,9 @@ def render_text(digest: Digest, *, max_rows: int = MAX_ROWS) -> str:
             lines.append([*cells(others)[:7], "", "", *([others.attended] if item.started else [])])
         lines.append(cells(item.rollup.no_institution))
         lines.append(cells(item.rollup.totals))
+        lines.append(cells(item.rollup.unique))
         out.append(table(headers, lines))
+        out.append(TOTALS_NOTE)
         notes = []
         if item.since is not None:
             notes.append(f"Change since {_day(item.since)}.")
@@ -298,18 +302,23 @@ def render_text(digest: Digest, *, max_rows: int = MAX_ROWS) -> str:
 
 
 def render_sms(digest: Digest, *, limit: int = 459) -> str:
-    """Compact: one line per action (confirmed/committed, change, who is behind, who is
-    quiet), then the inbox and failures. At most ``limit`` characters (three SMS parts)."""
+    """Compact: one line per action (confirmed/committed, unique people when someone counts in
+    two institutions, change, the sum of the shortfalls, who is behind, who is quiet), then
+    the inbox and failures. At most ``limit`` characters (three SMS parts)."""
     parts = []
     for item in digest.actions:
-        totals = item.rollup.totals
+        totals, unique = item.rollup.totals, item.rollup.unique
         committed = f"/{totals.committed}" if totals.committed else ""
         day = _day(local_day(item.action.starts_at, digest.timezone))
         text = f"{item.action.title} {day}: {totals.confirmed}"
         text += f"{committed} confirmed"
+        if unique.confirmed != totals.confirmed:
+            text += f" ({unique.confirmed} people)"
         change = item.change_for(totals)
         if change:
             text += f" ({change:+d})"
+        if totals.gap:
+            text += f", {totals.gap} short"
         text += f", {totals.maybe} maybe, {totals.not_replied} no reply."
         behind = sorted(
             (r for r in item.rollup.rows if r.gap is not None and r.gap > 0),

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Commitment, CommitmentEvent, Institution
+from storage.models import Commitment, CommitmentEvent
 
 
 async def set_commitment(
@@ -43,18 +43,3 @@ async def set_commitment(
     )
     await session.flush()
     return current
-
-
-def _simple(text: str) -> str:
-    """``"St Mary's"`` and ``"st marys"`` compare equal; so do ``"Al-Noor"`` and ``"al noor"``."""
-    text = text.casefold().replace("'", "").replace("\u2019", "")
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
-
-
-def pick_institution(institutions: list[Institution], hint: str) -> Institution | None:
-    """The one institution meant: the only one, or the one whose name contains ``hint``."""
-    wanted = _simple(hint)
-    if wanted:
-        named = [i for i in institutions if wanted in _simple(i.name)]
-        return named[0] if len(named) == 1 else None
-    return institutions[0] if len(institutions) == 1 else None

@@ -16,19 +16,21 @@ with ``bar`` sized ``people.rows_read``: ``progress(n)`` is called with the numb
 written (increments that add up to ``rows_read``).
 
 The file: a header row names the columns, in any order, any case, spaces/underscores/hyphens
-alike ("Institution Type" = ``institution_type``). ``name`` and ``phone`` must be present;
-``institution``, ``role``, ``language``, ``timezone``, ``institution_type`` are optional; other
-columns are ignored (one warning). UTF-8 with or without a BOM, comma or semicolon (sniffed from
-the header, or Excel's ``sep=;`` first line), Excel quoting. A value that cannot be used is an
-error, never silently dropped. Line numbers are physical lines (header = line 1).
+alike ("Institution Type" = ``institution_type``). ``name`` and ``phone`` must be present, and
+filled in on every row (a row without a name is a bad row); ``institution``, ``role``,
+``language``, ``timezone``, ``institution_type`` are optional; other columns are ignored (one
+warning). UTF-8 with or without a BOM, comma or semicolon (sniffed from the header, or Excel's
+``sep=;`` first line), Excel quoting. A value that cannot be used is an error, never silently
+dropped. Line numbers are physical lines (header = line 1).
 
 Rules: one phone number (E.164) is one person. Rows with the same number are merged
-(memberships unioned, the higher role wins, the first non-empty name) unless they disagree on
-name, language or time zone, which is an error. People already on record keep their name (an
-empty one is filled), language, time zone and consent: an import never opts anyone in again.
-New people are opted in with source "import". Institutions match existing ones by name, ignoring
-case, spacing and curly apostrophes. A membership's role only goes up (member -> leader ->
-organiser); a lower role in the file is noted, not applied.
+(memberships unioned, the higher role wins) unless they disagree on name, language or time
+zone, which is an error. People already on record keep their name (an empty one is filled),
+language, time zone and consent: an import never opts anyone in again.
+New people are opted in with source "import". Institutions match existing ones by name as the
+one institution matcher compares names (storage.institutions.institution_key: case, spacing,
+punctuation, apostrophes, "St"/"Saint" and "&"/"and" aside). A membership's role only goes up
+(member -> leader -> organiser); a lower role in the file is noted, not applied.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import LANGUAGES, Settings
 from storage.db import Database
+from storage.institutions import institution_key
 from storage.models import INSTITUTION_KINDS, ROLES, Institution, Membership, Person
 from storage.people import BadPhone, new_person, normalise_phone
 
@@ -162,11 +165,6 @@ class PeopleFile:
     default_language: str
     default_timezone: str
     warnings: list[str]
-
-
-def institution_key(name: str) -> str:
-    """What makes two institution names the same: case, spacing and curly apostrophes aside."""
-    return " ".join(name.split()).casefold().replace("\u2019", "'").replace("\u2018", "'")
 
 
 async def import_people(
@@ -386,6 +384,8 @@ class _Reader:
         problems: list[str] = []
         name = " ".join(values.get("name", "").split())
         institution = " ".join(values.get("institution", "").split())
+        if not name:
+            problems.append("missing name")
         for what, text in (("name", name), ("institution", institution)):
             if len(text) > MAX_NAME:
                 problems.append(f"{what} is longer than {MAX_NAME} characters")

@@ -2,7 +2,8 @@
 
 A rule is a word (``rent``), a phrase (``food bank``) or a prefix (``mieszkan*``). Both the rule
 and the answer are normalised the same way: case and accents folded and punctuation dropped
-(bot.handlers.grammar.normalise, the one normaliser the bot uses), then each word is compared
+(config.text.normalise, the one normaliser the bot uses; apostrophes split words, so "Mae'r
+bysiau'n" has the word "bysiau"), then each word is compared
 with its simple plural forms (``rents`` ~ ``rent``, ``buses`` ~ ``bus``, ``families`` ~
 ``family``). An answer can carry several themes. Rules of every language are tried on every
 answer: people answer in whichever language they choose.
@@ -19,15 +20,15 @@ from __future__ import annotations
 import re
 import tomllib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import LANGUAGES
+from config.text import normalise, words
 from storage.models import (
     ListeningAnswer,
     ListeningAnswerTheme,
@@ -57,19 +58,6 @@ def forms(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-@cache
-def normaliser() -> Callable[[str], str]:
-    """The bot's one normaliser (bot.handlers.grammar.normalise), imported on first use:
-    importing bot.handlers while storage loads would be an import cycle."""
-    from bot.handlers.grammar import normalise
-
-    return normalise
-
-
-def words(text: str) -> list[str]:
-    return normaliser()(text).split()
-
-
 @dataclass(frozen=True)
 class _Phrase:
     rest: tuple[str, ...]  # the words after the first; each may end in * (prefix)
@@ -90,7 +78,6 @@ class Matcher:
         self.prefixes: dict[str, list[tuple[str, int]]] = defaultdict(list)
         self.phrases: dict[str, list[_Phrase]] = defaultdict(list)
         self.prefix_phrases: list[tuple[str, _Phrase]] = []
-        self.normalise = normaliser()
         self._cache: dict[str, tuple[frozenset[int], tuple[_Phrase, ...]]] = {}
         for theme, phrase in rules:
             tokens = rule_words(phrase)
@@ -113,7 +100,7 @@ class Matcher:
                     self.phrases[f].append(_Phrase(rest, theme))
 
     def themes(self, text: str) -> set[int]:
-        tokens = self.normalise(text).split()
+        tokens = normalise(text).split()
         found: set[int] = set()
         cache = self._cache
         for i, token in enumerate(tokens):

@@ -25,7 +25,7 @@ from sqlalchemy import exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.commitments import pick_institution
+from storage.institutions import match_institution
 from storage.models import Institution, ListeningAnswer, Membership, Person
 
 LEADING_ROLES = ("leader", "organiser")
@@ -83,7 +83,7 @@ def meant_institutions(roles: Roles, led: Sequence[Institution], hint: str) -> l
     ``hint`` names (none when it names none or several of them); without a hint, all of them,
     except that an organiser means the institutions they belong to as leader or organiser."""
     if hint.strip():
-        chosen = pick_institution(list(led), hint)
+        chosen = match_institution(led, hint).found
         return [] if chosen is None else [chosen]
     if roles.organiser and len(led) > 1:
         return [i for i in led if i.id in roles.leads]

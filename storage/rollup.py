@@ -2,8 +2,11 @@
 Telegram's /turnout and any board use.
 
 Per institution: the commitment, RSVP yes (+ guests), maybe, no, not replied, attended; a
-"no institution" row for people who belong to none; totals. A person in two institutions counts
-in both rows (each institution brought them), so the totals also give unique people.
+"no institution" row for people who belong to none; the total of the rows; unique people. A
+person in two institutions counts in both rows (each institution brought them), so the total
+row is a sum of rows, not of people: the unique row counts each person once. The total gap is
+the sum of the shortfalls of the institutions behind their pledge: an institution ahead of its
+pledge does not hide one behind.
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ from storage.models import (
 )
 
 NO_INSTITUTION = "No institution"
+TOTAL = "Total"
+UNIQUE_PEOPLE = "Unique people"
+# What the total and unique rows mean, printed under every table that shows them.
+TOTALS_NOTE = (
+    "Total adds up the rows: a person in two institutions counts in both; Unique people\n"
+    "counts each person once. The total gap is the sum of the shortfalls of institutions\n"
+    "behind their pledge."
+)
 
 
 @dataclass
@@ -58,25 +69,50 @@ class RollupRow:
 
 
 @dataclass
+class TotalRow(RollupRow):
+    """The rows added up (a person in two institutions counts twice). Its ``gap`` is the sum
+    of the shortfalls of the institutions behind their pledge (None when none has pledged),
+    not the net of the sums: an institution ahead does not hide one behind."""
+
+    shortfall: int | None = None
+
+    @property
+    def gap(self) -> int | None:
+        return self.shortfall
+
+
+@dataclass
 class Rollup:
     action: Action
     rows: list[RollupRow]
     no_institution: RollupRow
-    unique_yes: int = 0
-    unique_guests: int = 0
-    unique_attended: int = 0
-    totals: RollupRow = field(init=False)
+    # Each person once, whatever their institutions (no commitment, no gap).
+    unique: RollupRow = field(default_factory=lambda: RollupRow(None, UNIQUE_PEOPLE))
+    totals: TotalRow = field(init=False)
 
     def __post_init__(self) -> None:
-        total = RollupRow(None, "Total", committed=0)
+        total = TotalRow(None, TOTAL, committed=0)
         for row in [*self.rows, self.no_institution]:
             for name in ("yes", "guests", "maybe", "no", "not_replied", "attended"):
                 setattr(total, name, getattr(total, name) + getattr(row, name))
             if row.committed is not None:
                 total.committed = (total.committed or 0) + row.committed
+                total.shortfall = (total.shortfall or 0) + max(row.gap or 0, 0)
             if row.headcount is not None:
                 total.headcount = (total.headcount or 0) + row.headcount
         self.totals = total
+
+    @property
+    def unique_yes(self) -> int:
+        return self.unique.yes
+
+    @property
+    def unique_guests(self) -> int:
+        return self.unique.guests
+
+    @property
+    def unique_attended(self) -> int:
+        return self.unique.attended
 
     def row_for(self, institution_id: int | None) -> RollupRow:
         if institution_id is None:
@@ -195,23 +231,21 @@ async def action_rollup(
 
     if institution_id is not None:
         own = rows[0] if rows else RollupRow(institution_id, "")
+        counts = (own.yes, own.guests, own.maybe, own.no, own.not_replied)
         return Rollup(
             action=action,
             rows=rows,
             no_institution=RollupRow(None, NO_INSTITUTION),
-            unique_yes=own.yes,
-            unique_guests=own.guests,
-            unique_attended=own.attended,
+            unique=RollupRow(None, UNIQUE_PEOPLE, None, *counts, own.attended),
         )
-    inv = Invitation
-    unique = (
-        await session.execute(
-            select(
-                func.coalesce(func.sum(case((inv.response == "yes", 1), else_=0)), 0),
-                func.coalesce(func.sum(case((inv.response == "yes", inv.guests), else_=0)), 0),
-            ).where(inv.action_id == aid)
-        )
-    ).one()
+    # Each invitation is one person: the same counts without the memberships join.
+    unique = _ints(
+        (
+            await session.execute(
+                select(*_rsvp_counts()).select_from(Invitation).where(Invitation.action_id == aid)
+            )
+        ).one()
+    )
     unique_attended = await session.scalar(
         select(func.count()).select_from(Attendance).where(Attendance.action_id == aid)
     )
@@ -219,7 +253,5 @@ async def action_rollup(
         action=action,
         rows=rows,
         no_institution=loose,
-        unique_yes=int(unique[0]),
-        unique_guests=int(unique[1]),
-        unique_attended=int(unique_attended or 0),
+        unique=RollupRow(None, UNIQUE_PEOPLE, None, *unique, int(unique_attended or 0)),
     )

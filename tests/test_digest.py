@@ -242,7 +242,12 @@ async def test_the_text_digest_is_a_readable_table(db: Database, settings: Setti
     row = next(line for line in lines if line.startswith("St Mary's Church"))
     assert row.split()[3:] == ["40", "3", "2", "1", "1", "1", "+4", "35"]
     total = next(line for line in lines if line.startswith("Total"))
-    assert total.split()[1:] == ["65", "6", "2", "2", "1", "5", "+6", "57"]
+    # The gap is the sum of the shortfalls (35 + 23), not 65 - 8: the no-institution yes
+    # must not hide an institution behind.
+    assert total.split()[1:] == ["65", "6", "2", "2", "1", "5", "+6", "58"]
+    unique = next(line for line in lines if line.startswith("Unique people"))
+    assert unique.split()[2:] == ["-", "6", "2", "2", "1", "5", "-", "-"]
+    assert "Total adds up the rows: a person in two institutions counts in both" in text
     assert next(line for line in lines if line.startswith("No institution")).split()[2:] == [
         "-",
         "1",
@@ -264,7 +269,7 @@ async def test_the_sms_digest_is_compact(db: Database, settings: Settings) -> No
     async with db.session() as s:
         text = render_sms(await build_digest(s, settings, NOW))
     assert text == (
-        "Accountability Assembly Thu 19 Mar: 8/65 confirmed (+6), 2 maybe, 5 no reply. "
+        "Accountability Assembly Thu 19 Mar: 8/65 confirmed (+6), 58 short, 2 maybe, 5 no reply. "
         "Behind: St Mary's Church 5/40, Al-Noor Mosque 2/25. Quiet 3d: Highfields Primary.\n"
         "Inbox 2. Failed 2."
     )

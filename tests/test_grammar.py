@@ -40,6 +40,10 @@ CASES: list[tuple[str, Intent]] = [
     ("✔️", YES),
     ("yes please", Rsvp("yes", action_hint="please")),
     ("Count me in!", YES),
+    ("I'm in", YES),
+    ("Im in", YES),
+    ("I’ll be there", YES),
+    ("yes I'd love to", Rsvp("yes", action_hint="id love to")),
     # Guests.
     ("YES 2", Rsvp("yes", 2)),
     ("yes +2", Rsvp("yes", 2)),
@@ -52,6 +56,11 @@ CASES: list[tuple[str, Intent]] = [
     ("yes 50", Other("yes 50")),
     ("Y50", Other("Y50")),
     ("yes assembly", Rsvp("yes", action_hint="assembly")),
+    # A number of guests said, or not: "YES" keeps the guests already given, "YES 0" sets none.
+    ("YES 0", Rsvp("yes", 0)),
+    ("yes 0 guests", Rsvp("yes", 0)),
+    ("Y0", Rsvp("yes", 0)),
+    ("yes 2 housing march", Rsvp("yes", 2, "housing march")),
     # No.
     ("NO", NO),
     ("N", NO),
@@ -63,6 +72,10 @@ CASES: list[tuple[str, Intent]] = [
     ("no sorry", Rsvp("no", action_hint="sorry")),
     ("no 2", NO),  # guests only count on a yes
     ("Can't come", NO),
+    ("Can’t come", NO),
+    ("cant come", NO),
+    ("Can't make it", Rsvp("no", action_hint="make it")),
+    ("can't", NO),
     ("count me out", NO),
     # Maybe.
     ("MAYBE", MAYBE),
@@ -73,6 +86,8 @@ CASES: list[tuple[str, Intent]] = [
     ("perhaps", MAYBE),
     ("🤔", MAYBE),
     ("not sure", MAYBE),
+    ("Don't know", MAYBE),
+    ("I dont know", MAYBE),
     ("Maybe, depends on work", Rsvp("maybe", action_hint="depends on work")),
     # Welsh and Polish answers.
     ("ie", YES),
@@ -96,6 +111,8 @@ CASES: list[tuple[str, Intent]] = [
     ("hree", CheckIn()),
     ("yma", CheckIn()),
     ("Jestem", CheckIn()),
+    ("I've arrived", CheckIn()),
+    ("Dw i yma", CheckIn()),
     # Opting out: every carrier keyword, typos, and CANCEL / END never mean "cancel my RSVP".
     ("STOP", Stop()),
     ("stop.", Stop()),
@@ -184,3 +201,13 @@ CASES: list[tuple[str, Intent]] = [
 @pytest.mark.parametrize(("text", "intent"), CASES, ids=[repr(text) for text, _ in CASES])
 def test_it_understands(text: str, intent: Intent) -> None:
     assert parse(text) == intent
+
+
+def test_a_yes_without_a_number_leaves_the_guests_unsaid() -> None:
+    """Rsvp("yes") is "guests not said" (None), which the handler reads as "keep them"; a NO or
+    MAYBE never carries a number."""
+    assert parse("YES").guests is None
+    assert parse("YES 0").guests == 0
+    assert parse("yes please").guests is None
+    assert parse("no 2").guests is None
+    assert parse("maybe 3").guests is None

@@ -248,6 +248,8 @@ async def test_progress_adds_up_to_the_rows_read(
     ("row", "reason"),
     [
         ("Ann,,,,,,", "missing phone number"),
+        (",07700 900001,St Mary's Church,,,,", "missing name"),
+        ("   ,07700 900001,,,,,", "missing name"),
         ("Ann,hello,,,,,", "not a phone number"),
         ("Ann,123,,,,,", "not a possible phone number"),
         ("Ann,07700 900001,St Mary's Church,boss,,,", 'unknown role "boss"'),
@@ -273,7 +275,7 @@ def test_rows_for_one_phone_that_disagree_are_not_merged() -> None:
         "name,phone,language,timezone,institution,institution_type\n"
         "Ann Patel,07700 900001,cy,,St Mary's Church,faith\n"
         "ann  patel,+447700900001,,Europe/London,Al-Noor Mosque,\n"  # merges
-        ",07700900001,pl,,,\n"  # language differs
+        "Ann Patel,07700900001,pl,,,\n"  # language differs
         "Ann Patel,07700 900001,,Europe/Warsaw,,\n"  # time zone differs
         "Bob Smith,07700 900002,,,st mary's church,school\n"  # institution type differs
     )

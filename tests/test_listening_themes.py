@@ -141,6 +141,12 @@ def test_the_default_themes_cover_the_issues_residents_raise_in_three_languages(
         ("Czynsz jest za wysoki, a mieszkanie zawilgocone", {"housing"}),
         ("Nie ma lekarza, czekam trzy tygodnie", {"health"}),
         ("Uchodźcy czekają latami na decyzję", {"refugees"}),
+        # Apostrophes split words: "bysiau'n" keeps "bysiau" (it was "bysiaun"), both kinds.
+        ("Mae'r bysiau'n rhy ddrud", {"transport"}),
+        ("Mae’r bysiau’n rhy ddrud", {"transport"}),
+        ("Dw i'n poeni am y rhent a'r biliau", {"housing", "poverty_food"}),
+        ("Nie stać nas na czynsz, a bilety na autobus drożeją", {"housing", "transport"}),
+        ("Brak lekarzy w przychodni przy St John's", {"health"}),
         ("My neighbours are lovely", set()),
     ],
 )

@@ -208,3 +208,32 @@ async def test_in_private_rsvp_shows_the_invitation_with_buttons_and_a_tap_confi
     assert (await invitation(db, world, "member")).response == "yes"
     await tg.drain()
     assert tg.texts(member["id"])[-1].startswith("Thanks Ann, you're coming to Accountability")
+
+
+async def test_the_yes_button_and_yes_keep_the_guests_and_yes_0_clears_them(
+    tg: Harness, db: Database, world: World
+) -> None:
+    """A plain YES by any route keeps the guests already given: the card's Yes button, /yes
+    in a private chat; /yes 0 sets none."""
+    card = await post_card(tg, world)
+    await tap(tg, world, "member", card, "g")
+    await tap(tg, world, "member", card, "g")
+    assert (await invitation(db, world, "member")).guests == 2
+    answer = await tap(tg, world, "member", card, "y")
+    assert answer["text"] == "You're coming to Accountability Assembly with 2 more. Thank you!"
+    assert (await invitation(db, world, "member")).guests == 2
+
+    member = world.users["member"]
+    await tg.send(tg.updates.text(member, world.dm("member"), "/yes"))
+    await tg.drain()
+    inv = await invitation(db, world, "member")
+    assert (inv.response, inv.guests) == ("yes", 2)
+    assert "with 2 more" in tg.texts(member["id"])[-1]
+    await tg.send(tg.updates.text(member, world.dm("member"), "/yes 0"))
+    await tg.drain()
+    inv = await invitation(db, world, "member")
+    assert (inv.response, inv.guests) == ("yes", 0)
+    assert "with 2 more" not in tg.texts(member["id"])[-1]
+    async with db.session() as s:
+        events = [(e.response, e.guests) for e in await s.scalars(select(RsvpEvent))]
+    assert events == [("yes", 1), ("yes", 2), ("yes", 2), ("yes", 2), ("yes", 0)]

@@ -42,6 +42,7 @@ def typical(language: str) -> dict[str, object]:
     return {
         "alliance": ALLIANCE,
         "title": "Accountability Assembly",
+        "named": "Living Wage Week launch",
         "place": "De Montfort Hall",
         "when": longest_when(language),
         "time": "18:30",

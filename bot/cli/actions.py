@@ -9,7 +9,6 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import cli
@@ -21,8 +20,9 @@ from scheduler.digest import build_digest, plan_digests, render_text
 from scheduler.planner import plan
 from storage import actions as store
 from storage.db import Database
-from storage.models import ACTION_KINDS, Action, Institution
-from storage.rollup import Rollup, RollupRow, action_rollup
+from storage.institutions import find_institution
+from storage.models import ACTION_KINDS, Action
+from storage.rollup import TOTALS_NOTE, Rollup, RollupRow, action_rollup
 
 T = TypeVar("T")
 
@@ -68,6 +68,7 @@ def rollup_table(rollup: Rollup) -> str:
     rows = [cells(r) for r in rollup.rows]
     rows.append(cells(rollup.no_institution))
     rows.append(cells(rollup.totals))
+    rows.append(cells(rollup.unique))
     headers = [
         "institution",
         "committed",
@@ -81,11 +82,7 @@ def rollup_table(rollup: Rollup) -> str:
         "counted",
         "gap",
     ]
-    unique = (
-        f"unique people: {rollup.unique_yes} said yes (+{rollup.unique_guests} guests), "
-        f"{rollup.unique_attended} attended"
-    )
-    return table(headers, rows) + "\n" + unique
+    return table(headers, rows) + "\n" + TOTALS_NOTE
 
 
 @cli.command()
@@ -268,13 +265,10 @@ async def invite(rt: Runtime, slug: str, institution: str | None) -> None:
         action = await store.get_action(session, slug)
         institution_id = None
         if institution:
-            institution_id = await session.scalar(
-                select(Institution.id).where(
-                    func.lower(Institution.name) == institution.strip().lower()
-                )
-            )
-            if institution_id is None:
-                raise store.ActionError(f"no institution called {institution!r}")
+            match = await find_institution(session, institution)
+            if match.found is None:
+                raise store.ActionError(match.problem())
+            institution_id = match.found.id
         return await store.invite(
             session,
             action,

@@ -36,8 +36,8 @@ from bot.cli.runtime import Runtime, pass_runtime
 from config.messages import render
 from config.settings import LANGUAGES, Settings
 from scheduler.listening import invite_theme, report_back, send_campaign
-from storage.commitments import pick_institution
 from storage.db import Database
+from storage.institutions import find_institution
 from storage.listening import (
     ListeningError,
     Segment,
@@ -130,10 +130,10 @@ async def _campaign(session: AsyncSession, slug: str) -> ListeningCampaign:
 
 
 async def _institution(session: AsyncSession, name: str) -> Institution:
-    found = pick_institution(list(await session.scalars(select(Institution))), name)
-    if found is None:
-        raise ListeningError(f"no single institution matches {name!r}")
-    return found
+    match = await find_institution(session, name)
+    if match.found is None:
+        raise ListeningError(match.problem())
+    return match.found
 
 
 async def _scope(session: AsyncSession, names: tuple[str, ...]) -> list[int] | None:

@@ -13,6 +13,7 @@ from bot.cli.common import run, table
 from bot.cli.runtime import Runtime, pass_runtime
 from storage.db import Database
 from storage.importer import ImportRejected, read_people, write_people
+from storage.institutions import find_institution
 from storage.models import Institution, Membership, Person
 from storage.people import mask_phone
 
@@ -68,15 +69,18 @@ async def list_people(rt: Runtime, institution: str | None, show_phones: bool) -
             .group_by(Person.id)
             .order_by(Person.name)
         )
-        if institution:
-            query = query.where(
-                Person.id.in_(
-                    select(Membership.person_id)
-                    .join(Institution, Institution.id == Membership.institution_id)
-                    .where(func.lower(Institution.name) == institution.lower())
-                )
-            )
         async with db.session() as session:
+            if institution:
+                match = await find_institution(session, institution)
+                if match.found is None:
+                    raise click.ClickException(match.problem())
+                query = query.where(
+                    Person.id.in_(
+                        select(Membership.person_id).where(
+                            Membership.institution_id == match.found.id
+                        )
+                    )
+                )
             rows = (await session.execute(query)).all()
         click.echo(
             table(

@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 import click
-from sqlalchemy import select
 from telegram import Bot
 from telegram.error import TelegramError
 
@@ -27,9 +26,8 @@ from bot.telegram.menu import SCOPES, commands
 from bot.telegram.service import ALLOWED_UPDATES, TelegramService
 from bot.telegram.webhook import PATH, SECRET_HEADER
 from config.settings import LANGUAGES, Settings
-from storage.commitments import pick_institution
 from storage.db import Database
-from storage.models import Institution
+from storage.institutions import find_institution
 from storage.people import BadPhone, mask_phone, normalise_phone, person_by_phone
 from storage.telegram import create_link_code
 
@@ -130,24 +128,17 @@ async def link_code(rt: Runtime, institution: str | None, phone: str | None, hou
     async def body(db: Database) -> tuple[str, str]:
         async with db.session() as s:
             if institution is not None:
-                found = list(
-                    await s.scalars(
-                        select(Institution)
-                        .where(Institution.status != "former")
-                        .order_by(Institution.name)
-                    )
-                )
-                inst = pick_institution(found, institution)
-                if inst is None:
-                    matches = [i.name for i in found if institution.lower() in i.name.lower()]
-                    hint = f" (matches: {', '.join(matches)})" if matches else ""
-                    raise click.ClickException(
-                        f"no single institution matches {institution!r}{hint}"
-                    )
+                match = await find_institution(s, institution, include_former=False)
+                if match.found is None:
+                    raise click.ClickException(match.problem())
                 code, _ = await create_link_code(
-                    s, kind="group", institution_id=inst.id, now=now, ttl=timedelta(hours=hours)
+                    s,
+                    kind="group",
+                    institution_id=match.found.id,
+                    now=now,
+                    ttl=timedelta(hours=hours),
                 )
-                return code, inst.name
+                return code, match.found.name
             assert phone is not None
             try:
                 e164 = normalise_phone(phone, settings.default_region)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from config.text import abbreviates, words
 from storage.models import Action, Invitation
 
 # Check-in opens this long before an action starts and stays open this long after it ends.
@@ -15,8 +16,27 @@ CHECKIN_AFTER = timedelta(hours=1)
 
 
 def matches(action: Action, hint: str) -> bool:
-    hint = hint.strip().lower()
-    return bool(hint) and (hint in action.slug.lower() or hint in action.title.lower())
+    """``hint`` names ``action``: it is a short way of writing the action's short name or its
+    title (config.text.abbreviates: "assembly", "housing march", "march" for "Housing March").
+    Courtesy words ("please", "sorry") name nothing."""
+    said = words(hint)
+    return bool(said) and (
+        abbreviates(said, words(action.slug)) or abbreviates(said, words(action.title))
+    )
+
+
+async def named(session: AsyncSession, hint: str, now: datetime) -> list[Action]:
+    """Every action ``hint`` names, whatever its state: those still to come first (soonest
+    first), then those over or cancelled (latest first). Run only for a text with a hint."""
+    if not words(hint):
+        return []
+    found = [a for a in await session.scalars(select(Action)) if matches(a, hint)]
+    coming = sorted(
+        (a for a in found if a.status == "scheduled" and a.ends_at > now),
+        key=lambda a: a.starts_at,
+    )
+    done = sorted((a for a in found if a not in coming), key=lambda a: a.starts_at, reverse=True)
+    return coming + done
 
 
 def pick(actions: list[Action], hint: str) -> Action | None:

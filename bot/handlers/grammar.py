@@ -12,8 +12,9 @@ whole message is one word ("stpo", "mabye"): the first word of a sentence must b
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from config.text import normalise
 
 MAX_GUESTS = 20
 
@@ -21,7 +22,9 @@ MAX_GUESTS = 20
 @dataclass(frozen=True)
 class Rsvp:
     response: str  # yes | no | maybe
-    guests: int = 0
+    # A YES's guests: None when the text did not say ("YES": keep those already given),
+    # 0 when it did ("YES 0"). Always None for NO and MAYBE (they bring no one).
+    guests: int | None = None
     # Which action, when a person has several open invitations ("YES assembly").
     action_hint: str = ""
 
@@ -147,36 +150,43 @@ MAYBE_WORDS = {
     "chyba",  # Polish, "probably"
 }
 HERE_WORDS = {"here", "arrived", "checkin", "yma", "jestem"}
-# Whole messages of more than one word whose meaning the word rules would get wrong or miss.
-PHRASES: dict[str, Rsvp | CheckIn] = {
+# Whole messages of more than one word whose meaning the word rules would get wrong or miss,
+# written as people type them ("I'm in" and "Im in" normalise alike).
+_PHRASES: dict[str, Rsvp | CheckIn] = {
     "count me in": Rsvp("yes"),
-    "im in": Rsvp("yes"),
-    "cant wait": Rsvp("yes"),
-    "ill be there": Rsvp("yes"),
-    "i will be there": Rsvp("yes"),
+    "I'm in": Rsvp("yes"),
+    "can't wait": Rsvp("yes"),
+    "I'll be there": Rsvp("yes"),
+    "I will be there": Rsvp("yes"),
     "see you there": Rsvp("yes"),
     "na pewno": Rsvp("yes"),  # Polish, "definitely"
     "count me out": Rsvp("no"),
     "not coming": Rsvp("no"),
-    "im not coming": Rsvp("no"),
-    "cant come": Rsvp("no"),
-    "i cant come": Rsvp("no"),
+    "I'm not coming": Rsvp("no"),
+    "can't come": Rsvp("no"),
+    "I can't come": Rsvp("no"),
     "not sure": Rsvp("maybe"),
-    "im not sure": Rsvp("maybe"),
-    "dont know": Rsvp("maybe"),
-    "i dont know": Rsvp("maybe"),
+    "I'm not sure": Rsvp("maybe"),
+    "don't know": Rsvp("maybe"),
+    "I don't know": Rsvp("maybe"),
     "nie wiem": Rsvp("maybe"),  # Polish, "I don't know"
     "ddim yn siwr": Rsvp("maybe"),  # Welsh, "not sure"
-    "im here": CheckIn(),
-    "i am here": CheckIn(),
+    "I'm here": CheckIn(),
+    "I am here": CheckIn(),
     "here now": CheckIn(),
     "just arrived": CheckIn(),
-    "ive arrived": CheckIn(),
+    "I've arrived": CheckIn(),
     "check in": CheckIn(),
     "dw i yma": CheckIn(),  # Welsh
     "rydw i yma": CheckIn(),
     "juz jestem": CheckIn(),  # Polish, "I'm here already"
 }
+
+
+PHRASES: dict[str, Rsvp | CheckIn] = {
+    normalise(phrase): meaning for phrase, meaning in _PHRASES.items()
+}
+
 # Start like an answer but are not one.
 NOT_ANSWERS = {"no problem", "no worries", "no bother", "no probs"}
 YES_EMOJI = {"👍", "✅", "🙋", "👌", "✔"}
@@ -184,15 +194,6 @@ NO_EMOJI = {"👎", "❌"}
 MAYBE_EMOJI = {"🤔", "🤷"}
 
 _NUMBER = re.compile(r"^\+?(\d{1,3})$")
-
-
-def normalise(text: str) -> str:
-    """Lower case, accents folded, punctuation dropped, whitespace collapsed."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    folded = folded.replace("ł", "l").replace("’", "").replace("'", "")
-    cleaned = re.sub(r"[^\w\s+]", " ", folded)
-    return " ".join(cleaned.split())
 
 
 def _squeeze(word: str) -> str:
@@ -314,11 +315,12 @@ def _rsvp(first: str, rest: list[str]) -> Rsvp | None:
     response = _response(first, forgiving=not rest)
     if response is None:
         return None
-    guests, hint = _guests_and_hint(rest)
-    if guests is None or (hint and len(first) < 2):
+    found = _guests_and_hint(rest)
+    if found is None or (found[1] and len(first) < 2):
         # "1 more question", "n o t": one letter is an answer only alone or with a number.
         return None
-    return Rsvp(response, guests if response == "yes" else 0, hint)
+    guests, hint = found
+    return Rsvp(response, guests if response == "yes" else None, hint)
 
 
 def _response(word: str, *, forgiving: bool) -> str | None:
@@ -333,21 +335,22 @@ def _response(word: str, *, forgiving: bool) -> str | None:
     return None
 
 
-def _guests_and_hint(rest: list[str]) -> tuple[int | None, str]:
-    """``["2"]`` -> 2 guests; ``["+2", "guests"]`` and ``["with", "2"]`` -> 2; ``["assembly"]``
-    -> hint; ``None`` when there are too many guests or it reads like a sentence."""
+def _guests_and_hint(rest: list[str]) -> tuple[int | None, str] | None:
+    """``[]`` -> no number given (None); ``["2"]`` -> 2 guests; ``["+2", "guests"]`` and
+    ``["with", "2"]`` -> 2; ``["0"]`` -> 0; ``["assembly"]`` -> a hint. None when there are
+    too many guests or it reads like a sentence."""
     if rest and rest[0] in ("with", "plus", "and"):
         rest = rest[1:]
     if not rest:
-        return 0, ""
+        return None, ""
     m = _NUMBER.match(rest[0])
     if m:
         guests = int(m.group(1))
         if guests > MAX_GUESTS:
-            return None, ""
+            return None
         tail = [w for w in rest[1:] if w not in ("guest", "guests", "more", "others", "people")]
         return guests, " ".join(tail)
     if len(rest) > 3:
         # A sentence that starts with "yes" is a message, not an RSVP.
-        return None, ""
-    return 0, " ".join(rest)
+        return None
+    return None, " ".join(rest)

@@ -30,7 +30,8 @@ from sqlalchemy import func, select
 
 from bot.handlers import actions
 from bot.handlers.base import Context
-from bot.handlers.grammar import Help, Intent, Lang, Other, Rsvp, Start, Stop, normalise
+from bot.handlers.grammar import Help, Intent, Lang, Other, Rsvp, Start, Stop
+from config.text import normalise
 from storage.listening import (
     ListeningError,
     append_to_answer,

@@ -105,8 +105,8 @@ async def show_invitation(turn: Turn, tokens: list[str]) -> None:
     if not open_:
         turn.say("rsvp_no_invitation")
         return
-    wanted = {t.lower() for t in tokens}
-    named = [(i, a) for i, a in open_ if a.slug.lower() in wanted]
+    hint = " ".join(tokens)
+    named = [(i, a) for i, a in open_ if actions.matches(a, hint)]
     for _, action in (named or open_)[:3]:
         turn.say(
             "tg_rsvp_dm",
@@ -159,15 +159,17 @@ async def tap(turn: Turn, svc: TelegramService, data: str) -> None:
         turn.session.add(invitation)
         await turn.session.flush()
     response = CHOICES[choice]
-    guests = invitation.guests if invitation.response == "yes" else 0
+    # Yes keeps the guests already given (as a plain YES does by text); +1 guest adds one.
+    guests: int | None = None
     if choice == "g":
-        guests = min(guests + 1, MAX_GUESTS)
+        guests = min((invitation.guests if invitation.response == "yes" else 0) + 1, MAX_GUESTS)
+    kept = invitation.guests if response == "yes" and guests is None else guests
     inbound = InboundMessage(
         channel="telegram",
         provider="telegram",
         provider_id=str(turn.update.update_id),
         sender=str(turn.user.id),
-        body=f"[button] {response}" + (f" +{guests}" if guests else ""),
+        body=f"[button] {response}" + (f" +{kept}" if response == "yes" and kept else ""),
         person_id=person.id,
         received_at=turn.now,
         intent="rsvp",
@@ -195,12 +197,13 @@ async def tap(turn: Turn, svc: TelegramService, data: str) -> None:
 def confirm(turn: Turn, action: Action, response: str, guests: int) -> None:
     """The same confirmation an SMS RSVP gets (bot.handlers.rsvp)."""
     name = (turn.caller.name.split() or ["there"])[0] if turn.caller is not None else "there"
-    if response == "yes" and guests:
-        turn.say(
-            "rsvp_yes_guests", name=name, title=action.title, when=turn.when(action), guests=guests
-        )
-    else:
-        turn.say(f"rsvp_{response}", name=name, title=action.title, when=turn.when(action))
+    turn.say(
+        rsvp.confirmation(response, guests),
+        name=name,
+        title=action.title,
+        when=turn.when(action),
+        guests=guests,
+    )
 
 
 async def refresh_card(turn: Turn, card: TelegramRsvpCard, action: Action) -> None:

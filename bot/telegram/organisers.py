@@ -5,7 +5,6 @@ person). The digest never goes to a group: it shows every institution."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes, filters
 
@@ -15,8 +14,7 @@ from bot.telegram.service import Handlers, TelegramService
 from bot.telegram.turn import Attachment, Turn
 from config.messages import format_when
 from scheduler.digest import build_digest, local_day, render_text
-from storage.commitments import pick_institution
-from storage.models import Institution
+from storage.institutions import find_institution
 from storage.people import BadPhone, mask_phone, normalise_phone, person_by_phone
 from storage.roles import Roles, may_see, roles_of
 from storage.telegram import DEFAULT_CODE_TTL, create_link_code
@@ -135,14 +133,13 @@ async def link_code(turn: Turn, svc: TelegramService, tokens: list[str]) -> None
     if not roles.organiser:
         turn.say("tg_organisers_only")
         return
-    institutions = list(
-        await turn.session.scalars(
-            select(Institution).where(Institution.status != "former").order_by(Institution.name)
-        )
-    )
-    inst = pick_institution(institutions, arg)
+    match = await find_institution(turn.session, arg, include_former=False)
+    inst = match.found
     if inst is None:
-        turn.say("tg_linkcode_no_institution", name=arg)
+        if match.candidates:
+            turn.say("tg_linkcode_which_institution", name=arg, names=match.names())
+        else:
+            turn.say("tg_linkcode_no_institution", name=arg)
         return
     code, _ = await create_link_code(
         turn.session,

@@ -16,7 +16,8 @@ Failures are programmable, with the real error bodies:
 
 In tests: ``async with FakeTelegramApi(clock=clock) as api:`` (message dates come from
 ``clock``; the default is the system clock, which the test guard refuses). As a process
-(sandbox demos): ``python -m tests.fakes.telegram_api --port 8081`` prints what the bot sends.
+(sandbox demos): ``python -m tests.fakes.telegram_api --port 8081`` prints what the bot sends (it
+answers the token in TURNOUT_TELEGRAM_BOT_TOKEN, or ``--token``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -303,11 +306,21 @@ async def _serve(port: int, token: str) -> None:
     await asyncio.Event().wait()
 
 
+def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
+    """The command line. The token defaults to TURNOUT_TELEGRAM_BOT_TOKEN, so the bot and its
+    fake agree once the sandbox has exported it (docs/telegram.md)."""
+    cli = argparse.ArgumentParser(description="A fake Telegram Bot API on 127.0.0.1")
+    cli.add_argument("--port", type=int, default=8081)
+    cli.add_argument(
+        "--token",
+        default=env.get("TURNOUT_TELEGRAM_BOT_TOKEN") or BOT_TOKEN,
+        help="the bot token it answers (default: $TURNOUT_TELEGRAM_BOT_TOKEN, else the tests')",
+    )
+    return cli
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="A fake Telegram Bot API on 127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--token", default=BOT_TOKEN)
-    args = parser.parse_args()
+    args = parser().parse_args()
     asyncio.run(_serve(args.port, args.token))
 
 
