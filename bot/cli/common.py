@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.app import Extension, create_app
 from config.settings import Settings, SettingsError
+from config.text import table as table  # the commands print with it
 from storage.db import Database
 from storage.migrate import pending, upgrade
 
@@ -83,28 +84,6 @@ async def app_on_loopback(
     finally:
         await runner.cleanup()
         await db.dispose()
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain text table: text columns left-aligned, numbers right-aligned."""
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, value in enumerate(row):
-            widths[i] = max(widths[i], len(value))
-    numeric = [
-        all(isinstance(r[i], int | float) or r[i] in (None, "-") for r in rows) and bool(rows)
-        for i in range(len(headers))
-    ]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(values)
-        ).rstrip()
-
-    out = [line(list(headers)), line(["-" * w for w in widths])]
-    out.extend(line(row) for row in cells)
-    return "\n".join(out)
 
 
 def setup_logging(level: str) -> None:
