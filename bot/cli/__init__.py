@@ -20,6 +20,7 @@ def main() -> None:
         demo,
         listening,
         messages,
+        organisers,
         people,
         server,
         telegram,
