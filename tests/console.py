@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from config.settings import Settings
+from scheduler.digest import local_day
+from storage.commitments import set_commitment
 from storage.db import Database
-from storage.models import Institution, OutboxMessage, Person
+from storage.models import (
+    InboundMessage,
+    Institution,
+    OutboxMessage,
+    Person,
+    RollupSnapshot,
+)
 from tests import factories as f
 
 # http, so the test client's cookie jar sends the cookies back (a Secure cookie would not be
@@ -151,3 +159,74 @@ async def alliance(db: Database, now: datetime) -> Alliance:
         fatima = await f.person(s, "Fatima Hussain", 7, now, institution=noor, role="leader")
         mo = await f.person(s, "Mohammed Khan", 2, now, institution=noor)
     return Alliance(mary, noor, ruth, ann, grace, fatima, mo)
+
+
+async def numbers(db: Database, now: Any) -> Alliance:
+    """An assembly in a week. St Mary's committed 10: Grace said yes with two guests (Ann has
+    not replied). Al-Noor committed 5 and was invited four days ago: nobody has replied (quiet).
+    Tom, in no institution, said no. Yesterday's snapshot had St Mary's at 0. Three texts wait
+    in the inbox (Grace's, Mo's, a stranger's); one message to Mo failed today."""
+    people = await alliance(db, now)
+    async with db.session() as s:
+        action = await f.action(s, now)
+        tom = await f.person(s, "Tom Hughes", 8, now)
+        for person, invited in [
+            (people.ann, now),
+            (people.grace, now),
+            (people.fatima, now - timedelta(days=4)),
+            (people.mo, now - timedelta(days=4)),
+            (tom, now),
+        ]:
+            inv = await f.invite(s, action, person, invited)
+            if person is people.grace:
+                inv.response, inv.guests, inv.responded_at = "yes", 2, now
+            if person is tom:
+                inv.response, inv.responded_at = "no", now
+        for inst, number in ((people.mary, 10), (people.noor, 5)):
+            await set_commitment(
+                s,
+                action_id=action.id,
+                institution_id=inst.id,
+                number=number,
+                set_by_id=None,
+                channel="sms",
+                now=now,
+            )
+        zero = {"yes": 0, "guests": 0}
+        s.add(
+            RollupSnapshot(
+                action_id=action.id,
+                day=local_day(now, "Europe/London") - timedelta(days=1),
+                taken_at=now - timedelta(days=1),
+                counts={str(people.mary.id): zero, str(people.noor.id): zero},
+            )
+        )
+        for n, (person_id, sender) in enumerate(
+            [(people.grace.id, f.phone(5)), (people.mo.id, f.phone(2)), (None, f.phone(999))]
+        ):
+            s.add(
+                InboundMessage(
+                    channel="sms",
+                    provider="sandbox",
+                    provider_id=f"SM{n}",
+                    sender=sender,
+                    body="The damp in our flat is making the kids ill",
+                    person_id=person_id,
+                    received_at=now - timedelta(hours=2),
+                    inbox_status="open",
+                )
+            )
+        s.add(
+            OutboxMessage(
+                dedupe_key="failed:1",
+                channel="sms",
+                person_id=people.mo.id,
+                to_address=f.phone(2),
+                body="x",
+                status="failed",
+                not_before=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return people

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,90 +16,11 @@ from sqlalchemy import select
 from bot.clock import FakeClock
 from bot.web.keys import HUB
 from config.settings import Settings
-from scheduler.digest import local_day
-from storage.commitments import set_commitment
 from storage.db import Database
-from storage.models import (
-    InboundMessage,
-    Invitation,
-    OutboxMessage,
-    RollupSnapshot,
-    RsvpEvent,
-)
+from storage.models import Invitation, RsvpEvent
 from tests import factories as f
-from tests.console import Alliance, Browser, alliance
+from tests.console import Browser, alliance, numbers
 from tests.twilio_signing import encode, inbound_form, sign
-
-
-async def numbers(db: Database, now: Any) -> Alliance:
-    """An assembly in a week. St Mary's committed 10: Grace said yes with two guests (Ann has
-    not replied). Al-Noor committed 5 and was invited four days ago: nobody has replied (quiet).
-    Tom, in no institution, said no. Yesterday's snapshot had St Mary's at 0. Three texts wait
-    in the inbox (Grace's, Mo's, a stranger's); one message to Mo failed today."""
-    people = await alliance(db, now)
-    async with db.session() as s:
-        action = await f.action(s, now)
-        tom = await f.person(s, "Tom Hughes", 8, now)
-        for person, invited in [
-            (people.ann, now),
-            (people.grace, now),
-            (people.fatima, now - timedelta(days=4)),
-            (people.mo, now - timedelta(days=4)),
-            (tom, now),
-        ]:
-            inv = await f.invite(s, action, person, invited)
-            if person is people.grace:
-                inv.response, inv.guests, inv.responded_at = "yes", 2, now
-            if person is tom:
-                inv.response, inv.responded_at = "no", now
-        for inst, number in ((people.mary, 10), (people.noor, 5)):
-            await set_commitment(
-                s,
-                action_id=action.id,
-                institution_id=inst.id,
-                number=number,
-                set_by_id=None,
-                channel="sms",
-                now=now,
-            )
-        zero = {"yes": 0, "guests": 0}
-        s.add(
-            RollupSnapshot(
-                action_id=action.id,
-                day=local_day(now, "Europe/London") - timedelta(days=1),
-                taken_at=now - timedelta(days=1),
-                counts={str(people.mary.id): zero, str(people.noor.id): zero},
-            )
-        )
-        for n, (person_id, sender) in enumerate(
-            [(people.grace.id, f.phone(5)), (people.mo.id, f.phone(2)), (None, f.phone(999))]
-        ):
-            s.add(
-                InboundMessage(
-                    channel="sms",
-                    provider="sandbox",
-                    provider_id=f"SM{n}",
-                    sender=sender,
-                    body="The damp in our flat is making the kids ill",
-                    person_id=person_id,
-                    received_at=now - timedelta(hours=2),
-                    inbox_status="open",
-                )
-            )
-        s.add(
-            OutboxMessage(
-                dedupe_key="failed:1",
-                channel="sms",
-                person_id=people.mo.id,
-                to_address=f.phone(2),
-                body="x",
-                status="failed",
-                not_before=now,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    return people
 
 
 def card(html: str, name: str) -> str:
@@ -139,6 +59,7 @@ async def test_an_organiser_sees_every_institution_with_bars_gap_change_and_quie
     assert "No reply from anyone in Al-Noor Mosque for 3 days" in html
     loose = card(html, "No institution")
     assert "No commitment yet" in loose and "Maybe 0, no 1, not replied 0" in loose
+    assert re.search(r">Committed</dt>\s*<dd[^>]*>\s*<span[^>]*>none</span>", loose)
     total = html[html.index("All institutions") :]
     assert (bar(total, "Committed"), bar(total, "Confirmed")) == (15, 3)
     assert count(html, "Open in the inbox") == 3

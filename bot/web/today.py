@@ -39,7 +39,7 @@ routes = web.RouteTableDef()
 @dataclass(frozen=True)
 class Bar:
     label: str
-    value: int
+    value: str  # the number, or "none" (no commitment)
     percent: float  # of the widest bar in its group, for the drawing only
 
 
@@ -90,11 +90,16 @@ def _change(change: int | None, since: date | None) -> str:
 
 
 def _row(item: DigestAction, row: RollupRow, scale: int, quiet: bool) -> Row:
-    values = [("Committed", row.committed or 0), ("Confirmed", row.confirmed)]
+    values = [("Committed", row.committed), ("Confirmed", row.confirmed)]
     values.append(("Attended", row.attended))
     return Row(
         name=row.institution,
-        bars=[Bar(label, value, round(100 * value / scale, 1)) for label, value in values],
+        bars=[
+            Bar(
+                label, "none" if value is None else str(value), round(100 * (value or 0) / scale, 1)
+            )
+            for label, value in values
+        ],
         gap=_gap(row),
         behind=row.gap is not None and row.gap > 0,
         change=_change(item.change_for(row), item.since),
