@@ -106,13 +106,14 @@ async def test_nobody_can_sign_out_someone_elses_session(
     await alliance(db, clock.now())
     devices = Devices(db, console_settings, clock)
     try:
-        ruth, ann = await devices.browser(), await devices.browser()
+        ruth, ann = await devices.browser(MAC_SAFARI), await devices.browser(ANDROID_FIREFOX)
         await ruth.sign_in(db, "07700 900011")
         await ann.sign_in(db, "07700 900001")
         async with db.session() as s:
             ruths = await s.scalar(select(ConsoleSession).order_by(ConsoleSession.id))
         assert ruths is not None
-        await ann.get("/sessions")
+        page = await ann.get("/sessions")
+        assert "Firefox on Android" in page.text and "Safari on Mac" not in page.text
         page = await ann.post(f"/sessions/{ruths.id}/sign-out")
         assert "Signed out 0 devices." in page.text
         assert (await ruth.get("/")).status == 200
