@@ -1,4 +1,5 @@
-"""The aiohttp application: webhooks, health, and (optionally) the in-process worker.
+"""The aiohttp application: webhooks, health, the organiser console at ``/`` (bot/web/), and
+(optionally) the in-process worker.
 
 ``create_app(settings, clock=..., db=...)`` builds it: the clock always comes from the caller
 (``turnout serve``: the CLI runtime's; tests: their own), the database may (else the app opens
@@ -19,6 +20,7 @@ from bot.app_keys import CLOCK, DB, OUTBOX_WAKERS, PIPELINE, SETTINGS
 from bot.clock import Clock
 from bot.inbound import InboundPipeline
 from bot.telegram import webhook as telegram
+from bot.web.console import install as install_console
 from bot.webhooks import twilio
 from config.settings import Settings
 from storage.db import Database
@@ -87,4 +89,5 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(twilio.routes())
     telegram.install(app)
+    install_console(app)
     return app

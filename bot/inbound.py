@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -78,6 +79,9 @@ class InboundPipeline:
         self.db = db
         self.settings = settings
         self.clock = clock
+        # Called once a new message has been handled and committed (not for a replay): the
+        # console's live numbers are poked from here (bot/web/live.py).
+        self.on_handled: list[Callable[[], None]] = []
 
     async def receive(
         self, message: IncomingText, *, inline_provider: str | None = None
@@ -96,6 +100,8 @@ class InboundPipeline:
             log.exception("inbound message %s could not be handled", inbound_id)
             await self._keep_failed(inbound_id, exc, inline_provider)
             replies = await self.replies_for(inbound_id)
+        for listener in self.on_handled:
+            listener()
         return InboundResult(inbound_id, False, replies)
 
     async def _store(self, message: IncomingText) -> InboundMessage | int:

@@ -69,6 +69,8 @@ RESIDENT_FACING = frozenset(
         "listening_closed",
         "listening_report",
         "listening_theme_invite",
+        # The console's sign-in code (bot/web/auth.py): leaders get it by SMS too.
+        "signin_code",
     }
 )
 

@@ -98,6 +98,18 @@ class Settings:
     # let it run from there (bot/clock.py: RunningClock), e.g. to try the sandbox by day at
     # night. Unset (None): the system clock.
     now: datetime | None = None
+    # The organiser console (bot/web/): a sign-in code lasts this many minutes, an operator's
+    # sign-in link this many; a person (or, four times over, a client address) gets this many
+    # codes and wrong tries per lockout window; a session ends after this many idle hours, and
+    # after this many days whatever happens. Behind a TLS proxy, trust its X-Forwarded-For to
+    # tell clients apart (their address is otherwise the proxy's).
+    console_code_minutes: int = 10
+    console_link_minutes: int = 15
+    console_max_attempts: int = 5
+    console_lockout_minutes: int = 15
+    console_session_idle_hours: int = 72
+    console_session_max_days: int = 30
+    trust_forwarded_for: bool = False
     sandbox_auth_token: Secret = field(default_factory=lambda: Secret("sandbox-auth-token"))
     log_level: str = "INFO"
 
@@ -118,6 +130,18 @@ class Settings:
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_bot_token)
+
+    @property
+    def public_origin(self) -> str:
+        """``scheme://host[:port]`` of TURNOUT_PUBLIC_URL: what a browser's Origin header must
+        be for the console to accept a form from it."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Console cookies are Secure (and ``__Host-`` named) when the public URL is https."""
+        return self.public_url.lower().startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:
@@ -188,6 +212,25 @@ class Settings:
             ),
             run_worker_in_server=r.flag("RUN_WORKER_IN_SERVER", True),
             now=r.moment("NOW", zone=zone),
+            console_code_minutes=r.integer(
+                "CONSOLE_CODE_MINUTES", cls.console_code_minutes, lo=1, hi=60
+            ),
+            console_link_minutes=r.integer(
+                "CONSOLE_LINK_MINUTES", cls.console_link_minutes, lo=1, hi=24 * 60
+            ),
+            console_max_attempts=r.integer(
+                "CONSOLE_MAX_ATTEMPTS", cls.console_max_attempts, lo=1, hi=100
+            ),
+            console_lockout_minutes=r.integer(
+                "CONSOLE_LOCKOUT_MINUTES", cls.console_lockout_minutes, lo=1, hi=24 * 60
+            ),
+            console_session_idle_hours=r.integer(
+                "CONSOLE_SESSION_IDLE_HOURS", cls.console_session_idle_hours, lo=1, hi=24 * 90
+            ),
+            console_session_max_days=r.integer(
+                "CONSOLE_SESSION_MAX_DAYS", cls.console_session_max_days, lo=1, hi=365
+            ),
+            trust_forwarded_for=r.flag("TRUST_FORWARDED_FOR", False),
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
         if settings.twilio_account_sid and not settings.twilio_auth_token:

@@ -7,6 +7,8 @@ words, so a Welsh contraction keeps the word it is attached to ("bysiau" is stil
 English contraction endings ('t 'm 's 'd 'll 've 're) stay on their word instead, as if the
 apostrophe had not been typed, as many people type them: "can't" and "cant" are both "cant",
 "I'm in" is "im in", "Rent's" is "rents". Welsh endings ('r 'n 'i 'w) are not among them.
+
+``table`` prints rows as a plain text table (the CLI, the digest). No I/O, no project imports.
 """
 
 from __future__ import annotations
@@ -64,3 +66,25 @@ def abbreviates(hint: Sequence[str], name: Sequence[str]) -> bool:
         if ends == len(wanted):
             return True
     return False
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain text table: text columns left-aligned, numbers right-aligned."""
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], len(value))
+    numeric = [
+        all(isinstance(r[i], int | float) or r[i] in (None, "-") for r in rows) and bool(rows)
+        for i in range(len(headers))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(values)
+        ).rstrip()
+
+    out = [line(list(headers)), line(["-" * w for w in widths])]
+    out.extend(line(row) for row in cells)
+    return "\n".join(out)

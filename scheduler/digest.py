@@ -22,14 +22,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cli.common import table
 from config.messages import format_when
 from config.settings import Settings
+from config.text import table
 from scheduler.reminders import bulk_not_before, place_message, when_for, zone_of
 from storage.db import Database
 from storage.listening_reports import listening_summary
@@ -44,7 +44,14 @@ from storage.models import (
     RollupSnapshot,
 )
 from storage.outbox import Draft, address_for
-from storage.rollup import TOTALS_NOTE, Rollup, RollupRow, action_rollup
+from storage.roles import organisers as all_organisers
+from storage.rollup import (
+    TOTALS_NOTE,
+    Rollup,
+    RollupRow,
+    action_rollup,
+    scoped_rollup,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +100,7 @@ class Digest:
     idle_days: int
     actions: list[DigestAction] = field(default_factory=list)
     inbox_replies: int = 0  # open inbox messages received in the last 24 hours
+    inbox_open: int = 0  # open inbox messages, however old
     failed_messages: int = 0  # outbox rows failed or undelivered in the last 24 hours
     dropped_messages: int = 0  # dropped on purpose (too late) in the last 24 hours
     listening: list[str] = field(default_factory=list)  # counts and themes, never anyone's words
@@ -132,49 +140,74 @@ async def digest_actions(session: AsyncSession, now: datetime) -> list[Action]:
     )
 
 
-async def build_digest(session: AsyncSession, settings: Settings, now: datetime) -> Digest:
+async def build_digest(
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    *,
+    institution_ids: frozenset[int] | None = None,
+) -> Digest:
+    """The digest for the whole alliance, or with ``institution_ids`` only what a leader of
+    those institutions may see: their rows (totals are theirs, no "no institution" row), the
+    inbox and failures of their own members, and no listening summary."""
     tz = settings.default_timezone
     digest = Digest(settings.alliance_name, now, tz, local_day(now, tz), settings.idle_days)
     for action in await digest_actions(session, now):
-        digest.actions.append(await _digest_action(session, settings, action, now, digest.day))
-    since = now - SINCE
-    digest.inbox_replies = int(
-        await session.scalar(
-            select(func.count())
-            .select_from(InboundMessage)
-            .where(InboundMessage.inbox_status == "open")
-            .where(InboundMessage.received_at >= since)
+        digest.actions.append(
+            await _digest_action(session, settings, action, now, digest.day, institution_ids)
         )
-        or 0
+    since = now - SINCE
+    open_inbox = InboundMessage.inbox_status == "open"
+    if institution_ids is not None:
+        open_inbox &= InboundMessage.person_id.in_(_members_of(institution_ids))
+    digest.inbox_open = await _count(InboundMessage, session, open_inbox)
+    digest.inbox_replies = await _count(
+        InboundMessage, session, open_inbox & (InboundMessage.received_at >= since)
     )
-    digest.failed_messages = await _outbox_count(session, since, OutboxMessage.status.in_(FAILED))
+    mine = (
+        true()
+        if institution_ids is None
+        else OutboxMessage.person_id.in_(_members_of(institution_ids))
+    )
+    digest.failed_messages = await _outbox_count(
+        session, since, OutboxMessage.status.in_(FAILED) & mine
+    )
     digest.dropped_messages = await _outbox_count(
         session,
         since,
-        (OutboxMessage.status == "cancelled") & OutboxMessage.error_code.in_(DROPPED),
+        (OutboxMessage.status == "cancelled") & OutboxMessage.error_code.in_(DROPPED) & mine,
     )
-    summary = await listening_summary(session, now)
-    if summary:
-        digest.listening = summary.lines()
+    if institution_ids is None:
+        summary = await listening_summary(session, now)
+        if summary:
+            digest.listening = summary.lines()
     return digest
 
 
+def _members_of(institution_ids: frozenset[int]) -> Any:
+    return select(Membership.person_id).where(Membership.institution_id.in_(institution_ids))
+
+
+async def _count(model: Any, session: AsyncSession, condition: Any) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model).where(condition)) or 0)
+
+
 async def _outbox_count(session: AsyncSession, since: datetime, condition: Any) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(condition)
-            .where(OutboxMessage.updated_at >= since)
-        )
-        or 0
-    )
+    return await _count(OutboxMessage, session, condition & (OutboxMessage.updated_at >= since))
 
 
 async def _digest_action(
-    session: AsyncSession, settings: Settings, action: Action, now: datetime, today: date
+    session: AsyncSession,
+    settings: Settings,
+    action: Action,
+    now: datetime,
+    today: date,
+    institution_ids: frozenset[int] | None = None,
 ) -> DigestAction:
-    rollup = await action_rollup(session, action)
+    if institution_ids is None:
+        rollup = await action_rollup(session, action)
+    else:
+        rollup = await scoped_rollup(session, action, institution_ids)
     snapshot = await session.scalar(
         select(RollupSnapshot)
         .where(RollupSnapshot.action_id == action.id)
@@ -191,6 +224,14 @@ async def _digest_action(
                 result.change[result.key(row)] = row.confirmed - (
                     int(before["yes"]) + int(before["guests"])
                 )
+        if institution_ids is not None:
+            # The snapshot's total is the alliance's: these institutions' total moved by the
+            # sum of their own changes (when every one of them was in the snapshot).
+            result.change.pop("none", None)
+            result.change.pop("total", None)
+            changes = [result.change.get(result.key(r)) for r in rollup.rows]
+            if rollup.rows and all(c is not None for c in changes):
+                result.change["total"] = sum(c for c in changes if c is not None)
     if not result.started:
         result.idle = await _idle(session, rollup, now - timedelta(days=settings.idle_days))
     return result
@@ -415,7 +456,7 @@ async def plan_digests(db: Database, settings: Settings, now: datetime) -> Diges
     Idempotent: run it every few minutes."""
     report = DigestReport()
     async with db.session() as session:
-        organisers = {p.id: p for p, _ in await _people_with_role(session, "organiser")}
+        organisers = {p.id: p for p in await all_organisers(session) if not p.opted_out}
         leaders = await _people_with_role(session, "leader")
         due_organisers = [
             (p, day) for p in organisers.values() if (day := digest_day(p, now, settings))

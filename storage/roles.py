@@ -2,8 +2,10 @@
 (SMS, Telegram groups and private chats alike). Roles come from our own records
 (``memberships.role``), never from Telegram's admin status.
 
-* An **organiser** (of any institution: an organiser works for the whole alliance) sees every
-  institution that is not former, and everyone.
+* An **organiser** sees every institution that is not former, and everyone. An organiser is a
+  person whose ``alliance_role`` is "organiser" (made with ``turnout organisers add``, with or
+  without an institution) or who is the organiser of any institution (``memberships.role``):
+  either way an organiser for the whole alliance.
 * A **leader** sees the institutions they lead and the people in them.
 * In listening (``LOG``, ``LOG FOLLOWUP``), a leader also sees, **by number**, the people they
   recorded themselves in a face-to-face conversation, in the campaigns where they recorded
@@ -28,7 +30,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from storage.institutions import match_institution
 from storage.models import Institution, ListeningAnswer, Membership, Person
 
-LEADING_ROLES = ("leader", "organiser")
+ORGANISER = "organiser"
+LEADING_ROLES = ("leader", ORGANISER)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,12 @@ class Roles:
     @property
     def leader_anywhere(self) -> bool:
         return self.organiser or bool(self.leads)
+
+    @property
+    def scope(self) -> frozenset[int] | None:
+        """The institutions this person's view is limited to: None (everything) for an
+        organiser, else the ones they lead (empty: nothing)."""
+        return None if self.organiser else self.leads
 
 
 NOBODY = Roles()
@@ -61,10 +70,23 @@ async def roles_of(session: AsyncSession, person: Person | None) -> Roles:
     ).all()
     return Roles(
         person_id=person.id,
-        organiser=any(role == "organiser" for _, role in rows),
+        organiser=person.alliance_role == ORGANISER or any(role == ORGANISER for _, role in rows),
         leads=frozenset(iid for iid, role in rows if role in LEADING_ROLES),
         member_of=frozenset(iid for iid, _ in rows),
     )
+
+
+def is_organiser() -> ColumnElement[bool]:
+    """The same rule as ``Roles.organiser``, as SQL over ``people``."""
+    return or_(
+        Person.alliance_role == ORGANISER,
+        Person.id.in_(select(Membership.person_id).where(Membership.role == ORGANISER)),
+    )
+
+
+async def organisers(session: AsyncSession) -> list[Person]:
+    """Everyone who is an organiser, by id (the digest's recipients, ``organisers list``)."""
+    return list(await session.scalars(select(Person).where(is_organiser()).order_by(Person.id)))
 
 
 async def institutions_led(session: AsyncSession, roles: Roles) -> list[Institution]:

@@ -11,6 +11,7 @@ pledge does not hide one behind.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,4 +255,39 @@ async def action_rollup(
         rows=rows,
         no_institution=loose,
         unique=RollupRow(None, UNIQUE_PEOPLE, None, *unique, int(unique_attended or 0)),
+    )
+
+
+async def scoped_rollup(
+    session: AsyncSession, action: Action, institution_ids: Collection[int]
+) -> Rollup:
+    """Only these institutions' rows (a leader who leads several), each read on its own, so a
+    leader's view stays cheap however large the action; no "no institution" row. The unique
+    figures count each of their people once, however many of these institutions they are in."""
+    rows: list[RollupRow] = []
+    for iid in sorted(institution_ids):
+        rows += (await action_rollup(session, action, institution_id=iid)).rows
+    rows.sort(key=lambda r: r.institution)
+    theirs = select(Membership.person_id).where(Membership.institution_id.in_(institution_ids))
+    unique = _ints(
+        (
+            await session.execute(
+                select(*_rsvp_counts())
+                .select_from(Invitation)
+                .where(Invitation.action_id == action.id)
+                .where(Invitation.person_id.in_(theirs))
+            )
+        ).one()
+    )
+    attended = await session.scalar(
+        select(func.count())
+        .select_from(Attendance)
+        .where(Attendance.action_id == action.id)
+        .where(Attendance.person_id.in_(theirs))
+    )
+    return Rollup(
+        action=action,
+        rows=rows,
+        no_institution=RollupRow(None, NO_INSTITUTION),
+        unique=RollupRow(None, UNIQUE_PEOPLE, None, *unique, int(attended or 0)),
     )

@@ -21,18 +21,21 @@ import uuid
 from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from bot.app import create_app
 from bot.clock import FakeClock, SystemClock
 from config.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Base
+from tests.console import console_settings_for
 
 PG_URL = os.environ.get("TURNOUT_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -176,3 +179,19 @@ def settings(db_url: str) -> Settings:
         },
         env_file=None,
     )
+
+
+@pytest.fixture
+def console_settings(db_url: str) -> Settings:
+    """Settings for the organiser console's tests (tests/console.py)."""
+    return console_settings_for(db_url)
+
+
+@pytest.fixture
+async def web(
+    db: Database, console_settings: Settings, clock: FakeClock
+) -> AsyncIterator[TestClient[Any, Any]]:
+    """The app, console included, on a test server (no worker: the outbox stays queued)."""
+    app = create_app(console_settings, db=db, clock=clock)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield client

@@ -32,6 +32,9 @@ from bot.cli import (  # noqa: F401  (registers every command, as `turnout` does
     server,
     telegram,
 )
+from bot.cli.runtime import Runtime
+from bot.clock import RunningClock
+from tests.conftest import T0
 from tests.fakes import telegram_api
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +67,8 @@ class Sandbox:
             "TURNOUT_PORT": str(_free_port()),
         }
         self.runner = CliRunner()
+        # The docs' commands run on a clock of their own: by day (T0), whatever the hour.
+        self.clock = RunningClock(T0)
         self.outputs: list[tuple[str, str]] = []  # (line, output)
         self.fakes: list[telegram_api.FakeTelegramApi] = []
         self.substitutions: dict[str, str] = {}
@@ -88,7 +93,12 @@ class Sandbox:
                 self._check_only(words[1:])
             elif words[0] == TURNOUT:
                 result = await asyncio.to_thread(
-                    self.runner.invoke, cli, words[1:], env=self.env, catch_exceptions=False
+                    self.runner.invoke,
+                    cli,
+                    words[1:],
+                    env=self.env,
+                    catch_exceptions=False,
+                    obj=Runtime(clock=self.clock),
                 )
                 assert result.exit_code == 0, f"{raw}\n{result.output}"
                 self.outputs.append((raw, result.output))
@@ -103,7 +113,7 @@ class Sandbox:
         """The fake Bot API, parsed from the doc's own arguments, on a free port: the doc's
         port is swapped for it in the URL the doc exported."""
         parsed = telegram_api.parser(self.env).parse_args(args)
-        fake = telegram_api.FakeTelegramApi(token=parsed.token)
+        fake = telegram_api.FakeTelegramApi(token=parsed.token, clock=self.clock)
         url = await fake.start()
         self.fakes.append(fake)
         documented = f"http://127.0.0.1:{parsed.port}"

@@ -59,6 +59,8 @@ def typical(language: str) -> dict[str, object]:
         "people": 705,
         "themes": "Housing, Health and wellbeing, Poverty and food",
         "theme": "Health and wellbeing",
+        "code": "123456",
+        "minutes": 10,
     }
 
 

@@ -25,6 +25,7 @@ def main() -> None:
         demo,
         listening,
         messages,
+        organisers,
         people,
         server,
         telegram,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
+from config.text import table as table  # the commands print with it
 from storage.people import redact_phones
 
 P = ParamSpec("P")
@@ -23,28 +24,6 @@ def run(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
         return asyncio.run(func(*args, **kwargs))
 
     return wrapper
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain text table: text columns left-aligned, numbers right-aligned."""
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, value in enumerate(row):
-            widths[i] = max(widths[i], len(value))
-    numeric = [
-        all(isinstance(r[i], int | float) or r[i] in (None, "-") for r in rows) and bool(rows)
-        for i in range(len(headers))
-    ]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(values)
-        ).rstrip()
-
-    out = [line(list(headers)), line(["-" * w for w in widths])]
-    out.extend(line(row) for row in cells)
-    return "\n".join(out)
 
 
 class RedactingFormatter(logging.Formatter):

@@ -13,6 +13,7 @@ from bot.cli import cli
 from bot.cli.common import run, setup_logging
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.cli.server import serve_until_stopped
+from bot.web.auth import sign_in_link
 from config.settings import Settings
 from storage import actions as store
 from storage.commitments import set_commitment
@@ -21,6 +22,7 @@ from storage.models import Action, Institution, Membership, Person
 from storage.people import new_person
 
 DEMO_ACTION = "assembly"
+DEMO_ORGANISER = "+447700900011"  # Ruth Adeyemi: `turnout demo` prints a console link for her
 # (name, kind, commitment)
 INSTITUTIONS = [
     ("St Mary's Church", "faith", 40),
@@ -112,7 +114,8 @@ async def seed(session: AsyncSession, settings: Settings, now: datetime) -> bool
 @run
 async def demo(rt: Runtime, no_serve: bool) -> None:
     """Create a demo alliance (4 institutions, 11 people, an assembly in 10 days, everyone
-    invited), then serve. Safe to run again: the data is created once."""
+    invited), print a sign-in link to the organiser console for its organiser, then serve.
+    Safe to run again: the data is created once (a new link is printed each time)."""
     settings = rt.settings
     setup_logging(settings.log_level)
     db: Database = await rt.open_db()
@@ -126,6 +129,15 @@ async def demo(rt: Runtime, no_serve: bool) -> None:
     click.echo(
         "try: .venv/bin/turnout outbox | turnout text 07700900001 YES 2 | turnout rollup assembly"
     )
+    async with db.session() as session:
+        ruth = await session.scalar(select(Person).where(Person.phone == DEMO_ORGANISER))
+        link = None if ruth is None else await sign_in_link(session, settings, ruth, rt.clock.now())
+    if link is not None:
+        click.echo(
+            f"organiser console: open this link to sign in as Ruth Adeyemi (works once, for "
+            f"{settings.console_link_minutes} minutes; later: turnout organisers link 07700900011)"
+        )
+        click.echo(link)
     if no_serve:
         await db.dispose()
         return

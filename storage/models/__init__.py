@@ -1,9 +1,12 @@
 """All tables. Each domain area has its own module; importing this package registers them all
 on ``Base.metadata`` (which Alembic compares against the migrations)."""
 
+from storage.models.audit import AUDIT_VIA, AuditEntry
 from storage.models.base import Base, UTCDateTime
+from storage.models.console import ConsoleSession, SignInAttempt, SignInCode
 from storage.models.core import (
     ACTION_KINDS,
+    ALLIANCE_ROLES,
     CONSENT_STATES,
     INSTITUTION_KINDS,
     INSTITUTION_STATUSES,
@@ -46,6 +49,8 @@ from storage.models.telegram import (
 
 __all__ = [
     "ACTION_KINDS",
+    "ALLIANCE_ROLES",
+    "AUDIT_VIA",
     "CONSENT_STATES",
     "INSTITUTION_KINDS",
     "INSTITUTION_STATUSES",
@@ -55,9 +60,11 @@ __all__ = [
     "Action",
     "ActionReminder",
     "Attendance",
+    "AuditEntry",
     "Base",
     "Commitment",
     "CommitmentEvent",
+    "ConsoleSession",
     "DeliveryEvent",
     "Headcount",
     "InboundMessage",
@@ -78,6 +85,8 @@ __all__ = [
     "RollupSnapshot",
     "RsvpEvent",
     "SendRateBucket",
+    "SignInAttempt",
+    "SignInCode",
     "TelegramCodeAttempt",
     "TelegramGroup",
     "TelegramLinkCode",

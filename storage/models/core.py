@@ -27,6 +27,9 @@ from storage.models.base import Base
 INSTITUTION_KINDS = ("faith", "school", "union", "charity", "other")
 INSTITUTION_STATUSES = ("member", "joining", "former")
 ROLES = ("member", "leader", "organiser")
+# A person's role for the whole alliance, apart from any institution (people.alliance_role): an
+# organiser the operator made with `turnout organisers add` need not belong to an institution.
+ALLIANCE_ROLES = ("organiser",)
 ACTION_KINDS = ("assembly", "action", "house_meeting", "training")
 ACTION_STATUSES = ("scheduled", "cancelled")
 RESPONSES = ("yes", "no", "maybe")
@@ -77,6 +80,8 @@ class Person(Base):
     telegram_status: Mapped[str] = mapped_column(String(16), default="ok")
     # Set once the person has had a message saying who is texting, why, and how to stop.
     introduced_at: Mapped[datetime | None]
+    # One of ALLIANCE_ROLES, or None: see storage.roles (the one "who may do what" rule).
+    alliance_role: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
 
     memberships: Mapped[list[Membership]] = relationship(

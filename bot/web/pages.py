@@ -1,0 +1,88 @@
+"""Rendering console pages: the shared context, error pages, the sign-in guard, navigation."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot.app_keys import SETTINGS
+from bot.web.keys import CSRF_TOKEN, NAV, VIEWER, NavItem
+from bot.web.viewer import Viewer
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SIGN_IN = "console.sign_in"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ViewerHandler = Callable[[web.Request, Viewer], Awaitable[web.StreamResponse]]
+
+
+def add_nav(app: web.Application, label: str, route: str, order: int) -> None:
+    """Link a section from the header (once its page exists)."""
+    app[NAV].append(NavItem(label, route, order))
+    app[NAV].sort(key=lambda item: item.order)
+
+
+def url(request: web.Request, name: str, **parts: str) -> str:
+    return str(request.app.router[name].url_for(**parts))
+
+
+def render(
+    request: web.Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> web.Response:
+    route = request.match_info.route.name or ""
+    viewer = request.get(VIEWER)
+    shared: dict[str, Any] = {
+        "alliance": request.app[SETTINGS].alliance_name,
+        "viewer": viewer,
+        "csrf_token": request.get(CSRF_TOKEN, ""),
+        "nav": [
+            {"label": item.label, "href": url(request, item.route), "current": item.route == route}
+            for item in request.app[NAV]
+        ]
+        if viewer is not None
+        else [],
+        "here": route,
+    }
+    response = aiohttp_jinja2.render_template(
+        template, request, {**shared, **(context or {})}, status=status
+    )
+    # Pages carry people's names and numbers: never kept by a shared or back-button cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(request: web.Request, status: int, title: str, message: str) -> web.Response:
+    return render(request, "error.html", {"title": title, "message": message}, status=status)
+
+
+def see_other(location: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(location)
+
+
+def signed_in(handler: ViewerHandler) -> Handler:
+    """Only for a signed-in viewer: otherwise a page asks them to sign in (a GET is sent to
+    the sign-in page; a form posted after the session ended is refused with a clear page)."""
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        viewer = request.get(VIEWER)
+        if viewer is None:
+            if request.method in SAFE_METHODS:
+                raise see_other(url(request, SIGN_IN))
+            return error_page(
+                request,
+                403,
+                "You are signed out",
+                "Your session has ended, so nothing was changed. Sign in again and try again.",
+            )
+        return await handler(request, viewer)
+
+    return guarded
