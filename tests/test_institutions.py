@@ -14,13 +14,15 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from bot.cli import actions, cli, people  # noqa: F401  (registers commands)
-from bot.clock import FakeClock
+from bot.cli.runtime import Runtime
+from bot.clock import FakeClock, RunningClock
 from bot.inbound import InboundPipeline, IncomingText
 from config.settings import Settings
 from storage.db import Database
 from storage.institutions import institution_key, match_institution
 from storage.models import Commitment, Institution, Membership, OutboxMessage
 from tests import factories as f
+from tests.conftest import T0
 from tests.fakes.telegram_updates import Harness, harness, private, user
 
 NAMES = [
@@ -149,8 +151,12 @@ def turnout(tmp_path: Path) -> Any:
         "TURNOUT_PORT": str(_free_port()),
     }
 
+    clock = RunningClock(T0)  # by day, whatever the hour
+
     def run(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+        result = runner.invoke(
+            cli, list(args), env=env, catch_exceptions=False, obj=Runtime(clock=clock)
+        )
         assert (result.exit_code == 0) is ok, result.output
         return result
 
