@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from bot.handlers import Context, dispatch, intent_name, parse
 from config.settings import Settings
 from storage.db import Database, as_loaded, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
+from storage.models.base import storable
 from storage.outbox import Draft, enqueue
 from storage.people import mask_phone, new_person
 
@@ -100,15 +102,23 @@ class InboundPipeline:
 
     async def _store(self, message: IncomingText) -> InboundMessage | int:
         """Step 1, committed on its own: the new row (detached), or the id of the row this
-        message already has (a replay)."""
+        message already has (a replay).
+
+        It cannot fail on content. The columns cut what is too long and replace what neither
+        database can hold (NUL, unpaired surrogates: storage.models.base.CleanText); the ids
+        the edge has checked. When ``body`` had to change (normalised, or cut at MAX_BODY),
+        the text exactly as received is kept beside it, losslessly, in ``body_original`` (a
+        JSON string literal)."""
         now = self.clock.now()
+        body = storable(message.body[:MAX_BODY])
         values = {
             "channel": message.channel,
             "provider": message.provider,
-            "provider_id": message.provider_id[:64],
-            "sender": message.sender[:64],
-            "recipient": message.recipient[:64],
-            "body": message.body[:MAX_BODY],
+            "provider_id": message.provider_id,
+            "sender": message.sender,
+            "recipient": message.recipient,
+            "body": body,
+            "body_original": None if body == message.body else json.dumps(message.body),
             "received_at": now,
             "inbox_status": "none",
         }
