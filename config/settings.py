@@ -94,6 +94,11 @@ class Settings:
     listening_nudge_hours: int = 72
     listening_join_seconds: int = 15
     run_worker_in_server: bool = True
+    # The web server (bot/app.py server_options): a connection must deliver a request's headers
+    # within HEADER seconds of opening (or of the previous response), which also closes idle
+    # keep-alive connections then; a request's body must arrive within BODY seconds.
+    header_timeout_seconds: float = 75.0
+    body_timeout_seconds: float = 15.0
     sandbox_auth_token: Secret = field(default_factory=lambda: Secret("sandbox-auth-token"))
     log_level: str = "INFO"
 
@@ -182,6 +187,8 @@ class Settings:
                 "LISTENING_JOIN_SECONDS", cls.listening_join_seconds, lo=0, hi=3600
             ),
             run_worker_in_server=r.flag("RUN_WORKER_IN_SERVER", True),
+            header_timeout_seconds=r.number("HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds),
+            body_timeout_seconds=r.number("BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
         if settings.twilio_account_sid and not settings.twilio_auth_token:
@@ -212,6 +219,12 @@ class Settings:
                 "TURNOUT_SEND_BACKOFF_SECONDS must be greater than 0 and at most "
                 "TURNOUT_SEND_BACKOFF_MAX_SECONDS"
             )
+        for name, value in (
+            ("HEADER_TIMEOUT_SECONDS", settings.header_timeout_seconds),
+            ("BODY_TIMEOUT_SECONDS", settings.body_timeout_seconds),
+        ):
+            if not 0 < value <= 3600:
+                raise SettingsError(f"TURNOUT_{name} must be greater than 0 and at most 3600")
         _check_telegram(settings)
         return settings
 

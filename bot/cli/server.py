@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import click
 from aiohttp import web
 
-from bot.app import Extension, create_app
+from bot.app import Extension, create_app, server_options
 from bot.app_keys import CLOCK, DB, OUTBOX_WAKERS, SETTINGS
 from bot.cli import cli
 from bot.cli.common import load_settings, open_db, run, setup_logging
@@ -39,7 +39,7 @@ async def serve_until_stopped(
 ) -> None:
     """Serve until SIGINT/SIGTERM, then stop everything in order and close ``db``."""
     app = create_app(settings, db=db, extensions=server_extensions(settings))
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **server_options(settings))
     bind_host, bind_port = host or settings.host, port or settings.port
     try:
         await runner.setup()
