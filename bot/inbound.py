@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Insert, bindparam, select
+from sqlalchemy import Insert, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,7 @@ from config.settings import Settings
 from storage.db import Database, as_loaded, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
 from storage.models.base import storable
-from storage.outbox import Draft, enqueue
+from storage.outbox import REACHES_OPTED_OUT, Draft, enqueue
 from storage.people import mask_phone, new_person
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,15 @@ _REPLIES = (
     select(OutboxMessage)
     .where(OutboxMessage.in_reply_to_id == bindparam("inbound_id"))
     .order_by(OutboxMessage.id)
+)
+# What a replayed message gets back: its replies, less those to a person who has opted out
+# since (a TwiML reply would go out again; only the STOP confirmation may reach them).
+_REPLAYABLE = _REPLIES.outerjoin(Person, Person.id == OutboxMessage.person_id).where(
+    or_(
+        OutboxMessage.kind == REACHES_OPTED_OUT,
+        Person.id.is_(None),
+        Person.consent != "opted_out",
+    )
 )
 
 
@@ -89,7 +98,7 @@ class InboundPipeline:
         queued for the sender."""
         stored = await self._store(message)
         if isinstance(stored, int):
-            return InboundResult(stored, True, await self.replies_for(stored))
+            return InboundResult(stored, True, await self.replies_for(stored, replay=True))
         inbound_id = stored.id  # a rollback expires ``stored``
         try:
             async with self.db.session() as session:
@@ -254,6 +263,9 @@ class InboundPipeline:
             # The row from step 1 is still there (unhandled): an organiser sees it.
             log.exception("could not record the failure of inbound message %s", inbound_id)
 
-    async def replies_for(self, inbound_id: int) -> list[OutboxMessage]:
+    async def replies_for(self, inbound_id: int, *, replay: bool = False) -> list[OutboxMessage]:
+        """The replies written for ``inbound_id``; for a ``replay``, only those that may still
+        reach their person."""
         async with self.db.session() as session:
-            return list(await session.scalars(_REPLIES, {"inbound_id": inbound_id}))
+            query = _REPLAYABLE if replay else _REPLIES
+            return list(await session.scalars(query, {"inbound_id": inbound_id}))

@@ -1,6 +1,6 @@
 """The webhook edge, over real sockets: whole bodies however they arrive, slow and idle clients
-cut off in bounded time, 503 (not 500) while the database is down, and content neither
-database can hold stored all the same."""
+cut off in bounded time, 503 (not 500) while the database is down, content neither database can
+hold stored all the same, and no old reply replayed to someone who has since said STOP."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from bot.telegram.webhook import PATH as TELEGRAM
 from bot.telegram.webhook import SECRET_HEADER
 from config.settings import Settings
 from storage.db import Database, is_unavailable
-from storage.models import InboundMessage, Invitation, Person, TelegramUpdate
+from storage.models import InboundMessage, Invitation, OutboxMessage, Person, TelegramUpdate
 from tests import factories as f
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.telegram_updates import SECRET, Updates, private, telegram_settings, user
@@ -393,3 +393,38 @@ async def test_a_telegram_update_with_nul_and_unpaired_surrogates_is_kept_exactl
         "hi\x00 there \udfff"
     )
     assert person is not None and person.telegram_user_id == 5002
+
+
+# -- a replay after STOP --------------------------------------------------------------------
+
+
+async def test_a_replayed_sms_after_stop_gets_no_reply_but_the_stop_confirmation(
+    db: Database, settings: Settings, clock: FakeClock
+) -> None:
+    async with db.session() as s:
+        mary = await f.institution(s, "St Mary's Church", clock.now())
+        action = await f.action(s, clock.now())
+        ann = await f.person(s, "Ann Patel", 7, clock.now(), institution=mary)
+        await f.invite(s, action, ann, clock.now())
+    yes = signed_sms(settings, inbound_form("SM" + "1" * 32, f.phone(7), "YES"))
+    stop = signed_sms(settings, inbound_form("SM" + "2" * 32, f.phone(7), "STOP"))
+    app = create_app(settings, db=db, clock=clock)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+
+        async def post(request: tuple[dict[str, str], bytes]) -> str:
+            resp = await client.post(SMS, data=request[1], headers=request[0])
+            assert resp.status == 200
+            return await resp.text()
+
+        assert "Thanks Ann" in await post(yes)
+        confirmation = await post(stop)
+        assert "unsubscribed" in confirmation
+        replayed_yes = await post(yes)
+        replayed_stop = await post(stop)
+    assert "<Message" not in replayed_yes and "Thanks Ann" not in replayed_yes
+    # The STOP confirmation is the one message that may still reach them.
+    assert replayed_stop == confirmation
+    async with db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(InboundMessage)) == 2
+        replies = list(await s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert [r.template for r in replies] == ["rsvp_yes", "stop_confirm"]
