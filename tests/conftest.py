@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -31,6 +33,38 @@ PG_URL = os.environ.get("TURNOUT_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # A Tuesday in March 2026, 10:00 in London (GMT, before the clocks change on 29 March).
 T0 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+
+
+# Examples per property-based (Hypothesis) test: few and fixed by default, so the suite stays
+# fast and repeatable; ``--fuzz-examples=N`` (or TURNOUT_FUZZ_EXAMPLES=N) runs N randomised ones.
+DEFAULT_FUZZ_EXAMPLES = 25
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run N randomised examples per fuzz test (default: "
+        f"{DEFAULT_FUZZ_EXAMPLES}, fixed; or set TURNOUT_FUZZ_EXAMPLES)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    wanted = config.getoption("--fuzz-examples") or int(
+        os.environ.get("TURNOUT_FUZZ_EXAMPLES", "0") or 0
+    )
+    hypothesis_settings.register_profile(
+        "turnout",
+        max_examples=wanted or DEFAULT_FUZZ_EXAMPLES,
+        derandomize=not wanted,
+        deadline=None,
+        # The fuzz tests share one app and database across examples on purpose (each example
+        # uses its own ids), and talk to a real server: not slow by Hypothesis's standards.
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    hypothesis_settings.load_profile("turnout")
 
 
 def _run(coro):  # type: ignore[no-untyped-def]
