@@ -24,6 +24,7 @@ from bot.telegram.webhook import SECRET_HEADER
 from config.settings import Settings
 from storage.db import Database, is_unavailable
 from storage.models import InboundMessage, Invitation, OutboxMessage, Person, TelegramUpdate
+from storage.models.base import storable
 from tests import factories as f
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.telegram_updates import SECRET, Updates, private, telegram_settings, user
@@ -332,6 +333,12 @@ def test_what_counts_as_the_database_being_unavailable() -> None:
 
 
 # -- content neither database can hold ------------------------------------------------------
+
+
+def test_storable_replaces_only_what_neither_database_can_hold() -> None:
+    assert storable("a\x00b\ud800\udfffc") == "a\ufffdb\ufffd\ufffdc"
+    for fine in ("", "YES 2", "Zażółć gęślą jaźń", "\U0001f600 \u2028 \ufeff"):
+        assert storable(fine) is fine
 
 
 async def test_an_sms_with_nul_is_stored_normalised_and_its_original_kept_losslessly(

@@ -55,7 +55,17 @@ REPLACEMENT = "\ufffd"
 
 def storable(text: str) -> str:
     """``text`` with every character neither database can hold (NUL, unpaired surrogates)
-    replaced by U+FFFD; anything else unchanged. Idempotent, and cheap when nothing is wrong."""
+    replaced by U+FFFD; anything else unchanged. Idempotent, and cheap when nothing is wrong
+    (two C-speed checks; the substitution runs only when there is something to replace)."""
+    if "\x00" not in text:
+        if text.isascii():
+            return text
+        try:
+            text.encode("utf-8")  # fails only on a surrogate
+        except UnicodeEncodeError:
+            pass
+        else:
+            return text
     return _UNSTORABLE.sub(REPLACEMENT, text)
 
 
