@@ -23,7 +23,7 @@ from bot.telegram import webhook as telegram
 from bot.web.console import install as install_console
 from bot.webhooks import twilio
 from config.settings import Settings
-from storage.db import Database
+from storage.db import Database, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +48,53 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+# Seconds a provider is asked to wait before retrying while the database is unavailable.
+RETRY_AFTER_SECONDS = 30
+
+
 @web.middleware
 async def never_500(request: web.Request, handler: Any) -> web.StreamResponse:
     """A bug must not look like a provider outage: log it, answer 500 only for our own faults,
-    and never echo internals (or personal data) back to the caller."""
+    and never echo internals (or personal data) back to the caller. The database being down
+    or overloaded is an outage: 503 with Retry-After, so Twilio and Telegram try again later
+    (a webhook stores a message before it answers 200, so nothing is acknowledged unkept)."""
     try:
         response: web.StreamResponse = await handler(request)
         return response
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):
+            # The class only: a driver's message may quote the statement's parameters.
+            log.warning(
+                "database unavailable on %s %s (%s): answered 503",
+                request.method,
+                request.path,
+                type(exc).__name__,
+            )
+            return web.json_response(
+                {"error": "temporarily unavailable"},
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         log.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "internal error"}, status=500)
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How the web server treats slow and idle clients (``web.AppRunner(app, **...)``).
+
+    aiohttp has no separate header-read timeout: its keep-alive timer starts when a connection
+    opens (and again after each response) and closes the connection if no complete request
+    head has arrived by then, so ``keepalive_timeout`` bounds both a stalled request head and
+    an idle connection. Keep it longer than a reverse proxy's idle timeout for its upstream
+    connections (nginx and most load balancers: 60 s), or the proxy may reuse one we are
+    closing. A body is bounded by the webhooks' own reader (bot.webhooks.edge.read_body), and
+    what a handler left unread is drained for at most ``lingering_time`` before closing."""
+    return {
+        "keepalive_timeout": settings.header_timeout_seconds,
+        "lingering_time": settings.body_timeout_seconds,
+    }
 
 
 def create_app(

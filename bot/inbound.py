@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Insert, bindparam, select
+from sqlalchemy import Insert, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +27,8 @@ from bot.handlers import Context, dispatch, intent_name, parse
 from config.settings import Settings
 from storage.db import Database, as_loaded, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
-from storage.outbox import Draft, enqueue
+from storage.models.base import storable
+from storage.outbox import REACHES_OPTED_OUT, Draft, enqueue
 from storage.people import mask_phone, new_person
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,15 @@ _REPLIES = (
     select(OutboxMessage)
     .where(OutboxMessage.in_reply_to_id == bindparam("inbound_id"))
     .order_by(OutboxMessage.id)
+)
+# What a replayed message gets back: its replies, less those to a person who has opted out
+# since (a TwiML reply would go out again; only the STOP confirmation may reach them).
+_REPLAYABLE = _REPLIES.outerjoin(Person, Person.id == OutboxMessage.person_id).where(
+    or_(
+        OutboxMessage.kind == REACHES_OPTED_OUT,
+        Person.id.is_(None),
+        Person.consent != "opted_out",
+    )
 )
 
 
@@ -91,7 +102,7 @@ class InboundPipeline:
         queued for the sender."""
         stored = await self._store(message)
         if isinstance(stored, int):
-            return InboundResult(stored, True, await self.replies_for(stored))
+            return InboundResult(stored, True, await self.replies_for(stored, replay=True))
         inbound_id = stored.id  # a rollback expires ``stored``
         try:
             async with self.db.session() as session:
@@ -106,15 +117,23 @@ class InboundPipeline:
 
     async def _store(self, message: IncomingText) -> InboundMessage | int:
         """Step 1, committed on its own: the new row (detached), or the id of the row this
-        message already has (a replay)."""
+        message already has (a replay).
+
+        It cannot fail on content. The columns cut what is too long and replace what neither
+        database can hold (NUL, unpaired surrogates: storage.models.base.CleanText); the ids
+        the edge has checked. When ``body`` had to change (normalised, or cut at MAX_BODY),
+        the text exactly as received is kept beside it, losslessly, in ``body_original`` (a
+        JSON string literal)."""
         now = self.clock.now()
+        body = storable(message.body[:MAX_BODY])
         values = {
             "channel": message.channel,
             "provider": message.provider,
-            "provider_id": message.provider_id[:64],
-            "sender": message.sender[:64],
-            "recipient": message.recipient[:64],
-            "body": message.body[:MAX_BODY],
+            "provider_id": message.provider_id,
+            "sender": message.sender,
+            "recipient": message.recipient,
+            "body": body,
+            "body_original": None if body == message.body else json.dumps(message.body),
             "received_at": now,
             "inbox_status": "none",
         }
@@ -250,6 +269,9 @@ class InboundPipeline:
             # The row from step 1 is still there (unhandled): an organiser sees it.
             log.exception("could not record the failure of inbound message %s", inbound_id)
 
-    async def replies_for(self, inbound_id: int) -> list[OutboxMessage]:
+    async def replies_for(self, inbound_id: int, *, replay: bool = False) -> list[OutboxMessage]:
+        """The replies written for ``inbound_id``; for a ``replay``, only those that may still
+        reach their person."""
         async with self.db.session() as session:
-            return list(await session.scalars(_REPLIES, {"inbound_id": inbound_id}))
+            query = _REPLAYABLE if replay else _REPLIES
+            return list(await session.scalars(query, {"inbound_id": inbound_id}))

@@ -110,6 +110,11 @@ class Settings:
     console_session_idle_hours: int = 72
     console_session_max_days: int = 30
     trust_forwarded_for: bool = False
+    # The web server (bot/app.py server_options): a connection must deliver a request's headers
+    # within HEADER seconds of opening (or of the previous response), which also closes idle
+    # keep-alive connections then; a request's body must arrive within BODY seconds.
+    header_timeout_seconds: float = 75.0
+    body_timeout_seconds: float = 15.0
     sandbox_auth_token: Secret = field(default_factory=lambda: Secret("sandbox-auth-token"))
     log_level: str = "INFO"
 
@@ -231,6 +236,8 @@ class Settings:
                 "CONSOLE_SESSION_MAX_DAYS", cls.console_session_max_days, lo=1, hi=365
             ),
             trust_forwarded_for=r.flag("TRUST_FORWARDED_FOR", False),
+            header_timeout_seconds=r.number("HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds),
+            body_timeout_seconds=r.number("BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
         if settings.twilio_account_sid and not settings.twilio_auth_token:
@@ -261,6 +268,12 @@ class Settings:
                 "TURNOUT_SEND_BACKOFF_SECONDS must be greater than 0 and at most "
                 "TURNOUT_SEND_BACKOFF_MAX_SECONDS"
             )
+        for name, value in (
+            ("HEADER_TIMEOUT_SECONDS", settings.header_timeout_seconds),
+            ("BODY_TIMEOUT_SECONDS", settings.body_timeout_seconds),
+        ):
+            if not 0 < value <= 3600:
+                raise SettingsError(f"TURNOUT_{name} must be greater than 0 and at most 3600")
         _check_telegram(settings)
         return settings
 

@@ -69,6 +69,7 @@ from scheduler.quiet import next_allowed
 from scheduler.ratelimit import Limit, hold, limits_for, reserve
 from storage.db import Database
 from storage.models import DeliveryEvent, OutboxMessage, Person
+from storage.outbox import REACHES_OPTED_OUT
 from storage.people import apply_delivery_effect, mask_phone
 
 log = logging.getLogger(__name__)
@@ -297,7 +298,7 @@ class Sender:
             return "expired"
         if person is None:
             return None
-        if person.opted_out and row.kind != "consent":
+        if person.opted_out and row.kind != REACHES_OPTED_OUT:
             return "opted_out"
         if row.channel == "sms" and person.phone_status != "ok":
             return person.phone_status

@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, exc, inspect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -37,6 +37,39 @@ from sqlalchemy.orm import make_transient_to_detached
 BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for another one before giving up
 T = TypeVar("T")
 M = TypeVar("M")
+
+
+# SQLSTATE classes that mean "the server is not there, not now": connection exception,
+# insufficient resources (too many connections, disk full), operator intervention (shutting
+# down, starting up), system error.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57", "58")
+# SQLite's primary result codes that mean the same: busy or locked past BUSY_TIMEOUT, out of
+# memory, I/O error, disk full, cannot open the file.
+_UNAVAILABLE_SQLITE = (
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_NOMEM,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` says the database cannot be reached or did not answer in time (down,
+    restarting, the pool exhausted, a lock held too long), rather than that a statement was
+    wrong: a fault worth retrying later, which webhooks answer with 503 so the provider does."""
+    if isinstance(error, exc.TimeoutError | exc.DisconnectionError | OSError):
+        return True  # the pool timed out; asyncpg's connection refused or reset (raw OSErrors)
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    orig = error.orig
+    if error.connection_invalidated or isinstance(orig, OSError):
+        return True
+    if isinstance(orig, sqlite3.Error):
+        return orig.sqlite_errorcode & 0xFF in _UNAVAILABLE_SQLITE
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    return sqlstate[:2] in _UNAVAILABLE_SQLSTATES
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -25,6 +25,9 @@ from storage.models import OutboxMessage, Person
 
 # Lower goes first: replies to a person's own message jump ahead of bulk sends.
 PRIORITY = {"consent": 0, "reply": 1, "system": 3, "bulk": 5}
+# The one kind of message that may still reach a person who has opted out: the confirmation
+# of their STOP. The sender cancels anything else to them; a replayed webhook gets only it.
+REACHES_OPTED_OUT = "consent"
 
 # Forward-only status order for provider callbacks (storage only ever moves a row up).
 STATUS_RANK = {

@@ -25,6 +25,8 @@ from typing import Any, NoReturn
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -50,12 +52,6 @@ WALL_CLOCK_READ = (
     "subprocess; or mark the test @pytest.mark.real_clock if it is about the real clock."
 )
 CALL_FAILED = pytest.StashKey[bool]()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "real_clock: the test is about the real clock and may read SystemClock"
-    )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -94,6 +90,41 @@ def system_clock(request: pytest.FixtureRequest) -> SystemClock:
     """The real clock, for tests marked ``real_clock`` only."""
     assert request.node.get_closest_marker("real_clock") is not None, WALL_CLOCK_READ
     return SystemClock()
+
+
+# Examples per property-based (Hypothesis) test: few and fixed by default, so the suite stays
+# fast and repeatable; ``--fuzz-examples=N`` (or TURNOUT_FUZZ_EXAMPLES=N) runs N randomised ones.
+DEFAULT_FUZZ_EXAMPLES = 25
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run N randomised examples per fuzz test (default: "
+        f"{DEFAULT_FUZZ_EXAMPLES}, fixed; or set TURNOUT_FUZZ_EXAMPLES)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_clock: the test is about the real clock and may read SystemClock"
+    )
+    wanted = config.getoption("--fuzz-examples") or int(
+        os.environ.get("TURNOUT_FUZZ_EXAMPLES", "0") or 0
+    )
+    hypothesis_settings.register_profile(
+        "turnout",
+        max_examples=wanted or DEFAULT_FUZZ_EXAMPLES,
+        derandomize=not wanted,
+        deadline=None,
+        # The fuzz tests share one app and database across examples on purpose (each example
+        # uses its own ids), and talk to a real server: not slow by Hypothesis's standards.
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    hypothesis_settings.load_profile("turnout")
 
 
 def _run(coro):  # type: ignore[no-untyped-def]

@@ -144,7 +144,18 @@ async def test_a_stranger_who_taps_is_invited_to_link_privately_and_nothing_is_r
     assert welcome.params["reply_markup"]["keyboard"][0][0]["request_contact"] is True
 
 
-@pytest.mark.parametrize("data", ["c:99999:y", "a:99999:n", "rsvp:yes", "x" * 64])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "c:99999:y",
+        "a:99999:n",
+        "rsvp:yes",
+        "x" * 64,
+        "c:999999999999:y",  # past a 32-bit key
+        "a:٣:y",  # a digit, but not ASCII
+        "c:\x00:y",
+    ],
+)
 async def test_every_tap_is_answered_even_on_a_stale_or_unknown_button(
     tg: Harness, world: World, data: str
 ) -> None:

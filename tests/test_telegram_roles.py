@@ -200,3 +200,15 @@ async def test_a_command_addressed_to_another_bot_is_not_ours(
     update = tg.updates.text(world.users["leader_a"], world.group_a, "/turnout@some_other_bot")
     await tg.send(update)
     assert await replies(db, update) == []
+
+
+@pytest.mark.parametrize("number", ["²", "9" * 25, "40\x00", "-5"])
+async def test_a_leaders_number_that_is_not_one_sets_nothing_and_breaks_nothing(
+    tg: Harness, db: Database, world: World, number: str
+) -> None:
+    for command in ("/commit", "/count"):
+        # tg.send fails the test if a handler raised.
+        await tg.send(
+            tg.updates.text(world.users["leader_a"], world.group_a, f"{command} {number}")
+        )
+    assert (await effects(db))["commitments"] == 0

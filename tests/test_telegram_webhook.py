@@ -73,6 +73,35 @@ def _malformed() -> list[tuple[str, dict[str, str], bytes, int]]:
         ("update with nothing in it", ok, b'{"update_id": 9}', 200),
         ("message that is not an object", ok, b'{"update_id": 10, "message": "hi"}', 200),
         ("message missing its chat", ok, b'{"update_id": 11, "message": {"text": "/rsvp"}}', 200),
+        ("NaN", ok, b'{"update_id": 1, "x": NaN}', 400),
+        ("Infinity", ok, b'{"update_id": 1, "x": Infinity}', 400),
+        ("-Infinity", ok, b'{"update_id": 1, "x": -Infinity}', 400),
+        ("a float past the largest double", ok, b'{"update_id": 1, "x": 1e999}', 400),
+        ("update_id NaN", ok, b'{"update_id": NaN}', 400),
+        (
+            "a chat id past 64 bits",
+            ok,
+            b'{"update_id": 1, "message": {"chat": {"id": 99999999999999999999}}}',
+            400,
+        ),
+        ("a 5000-digit integer", ok, b'{"update_id": 1, "x": ' + b"9" * 5000 + b"}", 400),
+        ("update_id given twice", ok, b'{"update_id": 1, "update_id": 2}', 400),
+        ("a key given twice, deeper", ok, b'{"update_id": 1, "m": {"a": 1, "a": 2}}', 400),
+        ("nested 33 deep", ok, b'{"update_id": 1, "x": ' + b"[" * 32 + b"]" * 32 + b"}", 400),
+        (
+            "nested thousands deep",
+            ok,
+            b'{"update_id": 1, "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+            400,
+        ),
+        ("a UTF-8 byte order mark", ok, b'\xef\xbb\xbf{"update_id": 1}', 400),
+        ("UTF-16", ok, '{"update_id": 1}'.encode("utf-16"), 400),
+        ("a surrogate encoded as UTF-8", ok, b'{"update_id": 1, "x": "\xed\xa0\x80"}', 400),
+        # Kept (stored as sent, losslessly as JSON); the text columns normalise them.
+        ("NUL escaped in a string", ok, b'{"update_id": 12, "business_message": "\\u0000"}', 200),
+        ("NUL escaped in a key", ok, b'{"update_id": 13, "\\u0000": 1}', 200),
+        ("an unpaired surrogate escaped", ok, b'{"update_id": 14, "x\\ud800": "\\udc00"}', 200),
+        ("nested 32 deep", ok, b'{"update_id": 15, "x": ' + b"[" * 31 + b"]" * 31 + b"}", 200),
     ]
 
 

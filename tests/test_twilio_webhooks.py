@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from multidict import MultiDict
 from sqlalchemy import func, select
 
 from bot.app import create_app
@@ -154,6 +156,53 @@ def _malformed() -> list[tuple[str, str, dict[str, str], bytes | None, int]]:
         cases.append((f"missing {field}", SMS, {}, encode(form), 400))
     cases.append(("From not a phone", SMS, {}, encode({**good, "From": "hello"}), 400))
     cases.append(("huge body", SMS, {}, encode({**good, "Body": "x" * 100_000}), 400))
+    for name, sid in (
+        ("MessageSid longer than its column", "SM" + "1" * 63),
+        ("MessageSid with NUL", "SM\x00" + "1" * 32),
+        ("MessageSid not ASCII", "SMé" + "1" * 31),
+        ("MessageSid with a space", "SM 1"),
+    ):
+        cases.append((name, SMS, {}, encode({**good, "MessageSid": sid}), 400))
+    cases.append(("From with NUL", SMS, {}, encode({**good, "From": "+4477\x0000900007"}), 400))
+    cases.append(("From of 5000 digits", SMS, {}, encode({**good, "From": "7" * 5000}), 400))
+    for field in ("MessageSid", "From", "Body"):
+        twice = [*good.items(), (field, good[field] + "2")]
+        cases.append((f"{field} given twice", SMS, {}, urlencode(twice).encode(), 400))
+    callback = {"MessageSid": "SM" + "4" * 32, "MessageStatus": "delivered"}
+    for name, query in (
+        ("outbox not ASCII digits", "%C2%B2"),
+        ("outbox in Arabic-Indic digits", "%D9%A1"),
+        ("outbox past 32 bits", str(2**31)),
+        ("outbox negative", "-1"),
+        ("outbox with underscores", "1_0"),
+        ("outbox given twice", "1&outbox=2"),
+    ):
+        cases.append((name, f"{STATUS}?outbox={query}", {}, encode(callback), 400))
+    for name, code in (
+        ("ErrorCode superscript digit", "²"),
+        ("ErrorCode Arabic-Indic digits", "٣٠"),
+        ("ErrorCode past 64 bits", "9" * 25),
+        ("ErrorCode negative", "-30003"),
+    ):
+        cases.append((name, STATUS, {}, encode({**callback, "ErrorCode": code}), 400))
+    cases.append(
+        (
+            "status with NUL in MessageSid",
+            STATUS,
+            {},
+            encode({**callback, "MessageSid": "SM\x00"}),
+            400,
+        )
+    )
+    cases.append(
+        (
+            "MessageStatus given twice",
+            STATUS,
+            {},
+            urlencode([*callback.items(), ("MessageStatus", "failed")]).encode(),
+            400,
+        )
+    )
     cases.append(
         (
             "bad status word",
@@ -188,7 +237,8 @@ async def test_malformed_but_signed_requests_get_400(
 ) -> None:
     from urllib.parse import parse_qsl
 
-    form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
+    # A MultiDict: Twilio signs every value of a field given twice.
+    form = MultiDict(parse_qsl(raw.decode(), keep_blank_values=True))
     signature = sign(token(settings), settings.public_url + path, form)
     resp = await client.post(
         path, data=raw, headers={**FORM, **headers, "X-Twilio-Signature": signature}
@@ -209,6 +259,10 @@ async def test_malformed_but_signed_requests_get_400(
         ("empty body", FORM, b"", 403),
         ("binary garbage", FORM, bytes(range(256)) * 4, 400),
         ("oversized body", FORM, b"Body=" + b"x" * 300_000, 400),
+        ("a surrogate encoded as UTF-8", FORM, b"Body=%ED%A0%80", 400),
+        ("overlong UTF-8", FORM, b"Body=%C0%80", 400),
+        ("NUL, unsigned", FORM, b"Body=%00&From=%2B447700900001", 403),
+        ("multipart", {"Content-Type": "multipart/form-data; boundary=x"}, b"--x--", 400),
     ],
 )
 async def test_unsigned_or_undecodable_requests_never_reach_the_handler(

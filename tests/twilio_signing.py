@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
 
-def sign(token: str, url: str, form: dict[str, str]) -> str:
+def sign(token: str, url: str, form: Mapping[str, str]) -> str:
+    """Twilio's signature of ``form`` posted to ``url`` (a MultiDict signs repeated fields)."""
     return str(RequestValidator(token).compute_signature(url, form))
 
 

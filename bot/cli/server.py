@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import click
 from aiohttp import web
 
-from bot.app import Extension, create_app
+from bot.app import Extension, create_app, server_options
 from bot.app_keys import CLOCK, DB, OUTBOX_WAKERS, SETTINGS
 from bot.cli import cli
 from bot.cli.common import run, setup_logging
@@ -41,7 +41,7 @@ async def serve_until_stopped(
     """Serve until SIGINT/SIGTERM, then stop everything in order and close ``db``."""
     settings = rt.settings
     app = create_app(settings, db=db, clock=rt.clock, extensions=server_extensions(settings))
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **server_options(settings))
     bind_host, bind_port = host or settings.host, port or settings.port
     try:
         await runner.setup()

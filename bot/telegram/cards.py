@@ -36,8 +36,9 @@ from storage.rollup import action_rollup
 from storage.telegram import latest_headcounts
 
 CHOICES = {"y": "yes", "m": "maybe", "n": "no", "g": "yes"}
-CARD_DATA = r"^c:\d{1,12}:[ymng]$"
-DM_DATA = r"^a:\d{1,12}:[ymng]$"
+# Our own ids (32-bit keys), in ASCII digits: anything else in a tap is stale or forged.
+CARD_DATA = r"^c:[0-9]{1,9}:[ymng]$"
+DM_DATA = r"^a:[0-9]{1,9}:[ymng]$"
 
 
 def buttons(turn: Turn, prefix: str, ident: int) -> dict[str, Any]:

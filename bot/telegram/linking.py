@@ -74,7 +74,7 @@ async def link_with_code(turn: Turn, code: str) -> None:
     person = await turn.session.get(Person, result.person_id)
     assert person is not None
     turn.caller = await link_account(
-        turn.session, person, turn.user.id, turn.now, name=turn.user.full_name
+        turn.session, person, turn.user.id, turn.now, name=turn.user.full_name or ""
     )
     log.info("telegram: person %s linked with a code", person.id)
     turn.say("tg_linked", name=first_name(turn.caller), payload=REMOVE_KEYBOARD)

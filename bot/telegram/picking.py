@@ -15,7 +15,8 @@ MAX_NUMBER = 100_000
 
 def number(tokens: list[str]) -> tuple[int | None, list[str]]:
     """The first token if it is a whole number (``40``), and the other tokens."""
-    if tokens and tokens[0].isdigit() and len(tokens[0]) <= 6:
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if tokens and tokens[0].isdecimal() and len(tokens[0]) <= 6:
         value = int(tokens[0])
         if value <= MAX_NUMBER:
             return value, tokens[1:]

@@ -36,14 +36,16 @@ async def through_pipeline(svc: TelegramService, update: Update, body: str) -> N
         if person is not None and person.telegram_status != "ok":
             person.telegram_status = "ok"  # writing to us again: they unblocked the bot
     await svc.pipeline.receive(text_from(update, body))
-    if user.full_name.strip():
+    # PTB gives None (not "") for a user without a first name.
+    name = (user.full_name or "").strip()
+    if name:
         # Someone new to us gets a person record from the pipeline; give it their name.
         async with svc.db.session() as session:
             await session.execute(
                 sql_update(Person)
                 .where(Person.telegram_user_id == user.id)
                 .where(Person.name == "")
-                .values(name=user.full_name.strip()[:200])
+                .values(name=name[:200])
             )
 
 

@@ -3,7 +3,9 @@
 * 404 when Telegram is off (no token, or the extension is not running);
 * 403 unless ``X-Telegram-Bot-Api-Secret-Token`` equals TURNOUT_TELEGRAM_WEBHOOK_SECRET
   (constant-time compare);
-* 400 unless the body is a JSON object with an integer ``update_id`` (and at most 256 KiB);
+* 400 unless the whole body (read to the end, at most 256 KiB) is a strict JSON object
+  (bot.webhooks.edge.parse_json_object: no NaN, 64-bit integers, bounded depth, no duplicated
+  key) with a non-negative integer ``update_id``; 408 if the body does not arrive in time;
 * otherwise the update is stored (a replayed ``update_id`` changes nothing) before the 200,
   processed inline (handlers only write rows, so this is quick), and the 200 carries the
   answer to a callback query as a Bot API method call, if there is one. Unknown update kinds
@@ -12,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 
@@ -20,11 +21,11 @@ from aiohttp import web
 
 from bot.app_keys import wake_outbox
 from bot.telegram.service import TelegramService
+from bot.webhooks.edge import INT64, parse_json_object, read_body
 
 PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 MAX_BODY_BYTES = 256 * 1024
-MAX_UPDATE_ID = 2**63 - 1
 
 
 @dataclass
@@ -47,23 +48,14 @@ async def webhook(request: web.Request) -> web.Response:
     if service is None:
         return _text(404, "telegram is off")
     expected = service.settings.telegram_webhook_secret.get().encode()
-    given = request.headers.get(SECRET_HEADER, "").encode()
+    # Header bytes that are not UTF-8 arrive as surrogate escapes; they can never match.
+    given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
     if not expected or not secrets.compare_digest(given, expected):
         return _text(403, "invalid secret token")
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return _text(400, "request body too large")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        return _text(400, "request body too large")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        return _text(400, "request body is not JSON")
-    if not isinstance(data, dict):
-        return _text(400, "expected a JSON object")
+    data = parse_json_object(await read_body(request, MAX_BODY_BYTES))
     update_id = data.get("update_id")
     # bool is an int in Python; Telegram's update_id is a plain non-negative integer.
-    if type(update_id) is not int or not 0 <= update_id <= MAX_UPDATE_ID:
+    if type(update_id) is not int or not 0 <= update_id <= INT64[1]:
         return _text(400, "update_id must be a non-negative integer")
     answer = await service.receive(update_id, data)
     wake_outbox(request.app)

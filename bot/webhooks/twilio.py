@@ -13,7 +13,6 @@ tracked like any other message.
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 from multidict import MultiDict
@@ -24,6 +23,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.app_keys import CLOCK, DB, PIPELINE, SETTINGS
 from bot.channels.twilio_sms import PERMANENT
 from bot.inbound import IncomingText
+from bot.webhooks.edge import INT32, ascii_int, identifier, read_form, refuse, single
 from storage.models import DeliveryEvent, OutboxMessage, Person
 from storage.outbox import STATUS_RANK
 from storage.people import BadPhone, apply_delivery_effect, mask_phone, normalise_phone
@@ -31,7 +31,6 @@ from storage.people import BadPhone, apply_delivery_effect, mask_phone, normalis
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-FORM = "application/x-www-form-urlencoded"
 # Twilio's status words mapped onto our outbox statuses.
 TWILIO_STATUS = {
     "accepted": "queued",
@@ -51,49 +50,36 @@ def _text(status: int, message: str) -> web.Response:
     return web.Response(status=status, text=message + "\n")
 
 
-async def _authenticated_form(request: web.Request) -> MultiDict[str] | web.Response:
-    """The form Twilio posted, or the response to give (400 malformed, 403 bad signature)."""
-    if request.content_type != FORM:
-        return _text(400, f"expected {FORM}")
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return _text(400, "request body too large")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        return _text(400, "request body too large")
-    try:
-        text = raw.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
-    except (UnicodeDecodeError, ValueError):
-        return _text(400, "request body is not valid UTF-8 form data")
-    form: MultiDict[str] = MultiDict(pairs)
+async def _authenticated_form(request: web.Request) -> MultiDict[str]:
+    """The whole form Twilio posted, its signature checked; else a 400 (malformed) or 403 (bad
+    signature) is raised."""
+    form = await read_form(request, MAX_BODY_BYTES)
     settings = request.app[SETTINGS]
     url = settings.public_url + request.path_qs
     signature = request.headers.get("X-Twilio-Signature", "")
     validator = RequestValidator(settings.webhook_auth_token.get())
     if not signature or not validator.validate(url, form, signature):
         log.warning("twilio webhook %s: bad or missing signature", request.path)
-        return _text(403, "invalid signature")
+        raise web.HTTPForbidden(text="invalid signature\n")
     return form
 
 
 async def sms(request: web.Request) -> web.Response:
     form = await _authenticated_form(request)
-    if isinstance(form, web.Response):
-        return form
-    missing = [f for f in ("MessageSid", "From", "To") if not form.get(f)]
-    if "Body" not in form:
+    fields = {name: single(form, name) for name in ("MessageSid", "From", "To", "Body")}
+    missing = [name for name, value in fields.items() if not value and name != "Body"]
+    if fields["Body"] is None:
         missing.append("Body")
     if missing:
-        return _text(400, "missing " + ", ".join(missing))
-    sid = form["MessageSid"]
-    if len(sid) > 64:
-        return _text(400, "MessageSid too long")
+        refuse("missing " + ", ".join(missing))
+    sid = identifier(form["MessageSid"], "MessageSid")
     settings = request.app[SETTINGS]
     try:
         sender = normalise_phone(form["From"], settings.default_region)
     except BadPhone:
-        return _text(400, "From is not a phone number")
-    # Multi-part SMS arrive joined by Twilio; NumSegments tells how many parts it was.
+        refuse("From is not a phone number")
+    # Multi-part SMS arrive joined by Twilio; NumSegments tells how many parts it was. ``To``
+    # and ``Body`` are recorded as sent (the columns clamp and normalise them).
     message = IncomingText(
         channel="sms",
         provider=settings.sms_provider,
@@ -115,24 +101,23 @@ async def sms(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     form = await _authenticated_form(request)
-    if isinstance(form, web.Response):
-        return form
-    sid = form.get("MessageSid") or form.get("SmsSid")
-    raw_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+    sid = single(form, "MessageSid") or single(form, "SmsSid")
+    raw_status = (single(form, "MessageStatus") or single(form, "SmsStatus") or "").lower()
     if not sid or not raw_status:
-        return _text(400, "missing MessageSid or MessageStatus")
+        refuse("missing MessageSid or MessageStatus")
+    sid = identifier(sid, "MessageSid")
     new_status = TWILIO_STATUS.get(raw_status)
     if new_status is None:
-        return _text(400, f"unknown MessageStatus {raw_status!r}")
+        refuse(f"unknown MessageStatus {raw_status[:32]!r}")
     outbox_id: int | None = None
     if "outbox" in request.query:
-        try:
-            outbox_id = int(request.query["outbox"])
-        except ValueError:
-            return _text(400, "outbox must be a number")
-    error_code = (form.get("ErrorCode") or "").strip() or None
-    if error_code is not None and not error_code.isdigit():
-        return _text(400, "ErrorCode must be a number")
+        # Our own outbox id, put in the callback URL by sms(): a 32-bit key.
+        outbox_id = ascii_int(request.query.getone("outbox"), (1, INT32[1]))
+        if outbox_id is None or len(request.query.getall("outbox")) > 1:
+            refuse("outbox must be a number")
+    error_code = (single(form, "ErrorCode") or "").strip() or None
+    if error_code is not None and ascii_int(error_code, (0, INT32[1])) is None:
+        refuse("ErrorCode must be a number")
 
     now = request.app[CLOCK].now()
     async with request.app[DB].session() as session:

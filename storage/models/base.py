@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, MetaData, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -44,6 +45,57 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# What neither database can hold in a text value: NUL (PostgreSQL refuses it) and unpaired
+# surrogates (not encodable as UTF-8; a JSON escape such as "\ud800" produces one).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def storable(text: str) -> str:
+    """``text`` with every character neither database can hold (NUL, unpaired surrogates)
+    replaced by U+FFFD; anything else unchanged. Idempotent, and cheap when nothing is wrong
+    (two C-speed checks; the substitution runs only when there is something to replace)."""
+    if "\x00" not in text:
+        if text.isascii():
+            return text
+        try:
+            text.encode("utf-8")  # fails only on a surrogate
+        except UnicodeEncodeError:
+            pass
+        else:
+            return text
+    return _UNSTORABLE.sub(REPLACEMENT, text)
+
+
+class CleanText(TypeDecorator[str]):
+    """Text that any client may have written: normalised with :func:`storable` on the way in,
+    so an insert or a lookup never fails on content. Where the exact original matters, the
+    writer keeps it apart (``InboundMessage.body_original``, ``TelegramUpdate.raw``)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else storable(value)
+
+
+class CleanString(TypeDecorator[str]):
+    """A bounded string any client may have written: normalised like :class:`CleanText` and
+    cut to the column's length (PostgreSQL refuses a longer value; SQLite would keep it).
+    Fields we act on are checked at the edge first (a 400 with a reason); this is the floor
+    under fields we only record."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else storable(value[: self.length])
 
 
 class Base(DeclarativeBase):

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models.base import Base
+from storage.models.base import Base, CleanString, CleanText
 
 INSTITUTION_KINDS = ("faith", "school", "union", "charity", "other")
 INSTITUTION_STATUSES = ("member", "joining", "former")
@@ -66,7 +66,8 @@ class Person(Base):
     __tablename__ = "people"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), default="")
+    # Names arrive from spreadsheets and Telegram profiles: any text at all.
+    name: Mapped[str] = mapped_column(CleanString(200), default="")
     # E.164; unique so a number is one person. Null for a Telegram-only person.
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     phone_status: Mapped[str] = mapped_column(String(16), default="ok")
@@ -210,10 +211,16 @@ class InboundMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))  # sms | telegram
     provider: Mapped[str] = mapped_column(String(16))  # twilio | sandbox | telegram
-    provider_id: Mapped[str] = mapped_column(String(64))  # MessageSid, update_id, ...
-    sender: Mapped[str] = mapped_column(String(64))  # E.164 or a Telegram chat/user id
-    recipient: Mapped[str] = mapped_column(String(64), default="")
-    body: Mapped[str] = mapped_column(Text, default="")
+    # Written as the provider sent them (checked at the edge), normalised by the column types
+    # (storage.models.base.CleanText) so the store-first insert cannot fail on content.
+    provider_id: Mapped[str] = mapped_column(CleanString(64))  # MessageSid, update_id, ...
+    sender: Mapped[str] = mapped_column(CleanString(64))  # E.164 or a Telegram chat/user id
+    recipient: Mapped[str] = mapped_column(CleanString(64), default="")
+    body: Mapped[str] = mapped_column(CleanText, default="")
+    # The text exactly as received, as a JSON string literal (ASCII: NUL and unpaired
+    # surrogates escaped, so both databases hold it), only when ``body`` differs from it
+    # (normalised or cut at bot.inbound.MAX_BODY); null otherwise. ``json.loads`` gives it back.
+    body_original: Mapped[str | None] = mapped_column(Text)
     # A person's texts are personal data: erased with the person.
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="CASCADE"), index=True
@@ -221,7 +228,7 @@ class InboundMessage(Base):
     received_at: Mapped[datetime]
     intent: Mapped[str | None] = mapped_column(String(32))
     handled_at: Mapped[datetime | None]
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(CleanText)
     # The organiser inbox: "open" until an organiser deals with it.
     inbox_status: Mapped[str] = mapped_column(String(16), default="none", index=True)
 
@@ -239,8 +246,9 @@ class OutboxMessage(Base):
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="CASCADE"), index=True
     )
-    to_address: Mapped[str] = mapped_column(String(64))
-    body: Mapped[str] = mapped_column(Text)
+    to_address: Mapped[str] = mapped_column(CleanString(64))
+    # Rendered with names and titles people typed: any text.
+    body: Mapped[str] = mapped_column(CleanText)
     template: Mapped[str] = mapped_column(String(64), default="")
     kind: Mapped[str] = mapped_column(String(16), default="bulk")  # reply | bulk | system
     priority: Mapped[int] = mapped_column(Integer, default=5)  # lower goes first
@@ -252,9 +260,9 @@ class OutboxMessage(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
     provider: Mapped[str | None] = mapped_column(String(16))
-    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    error_code: Mapped[str | None] = mapped_column(String(32))
-    error_message: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(CleanString(64), index=True)
+    error_code: Mapped[str | None] = mapped_column(CleanString(32))
+    error_message: Mapped[str | None] = mapped_column(CleanText)
     action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="SET NULL"))
     in_reply_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id", ondelete="SET NULL"), index=True
@@ -276,7 +284,8 @@ class DeliveryEvent(Base):
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # attempt | callback
     status: Mapped[str] = mapped_column(String(16))
-    error_code: Mapped[str | None] = mapped_column(String(32))
-    error_message: Mapped[str | None] = mapped_column(Text)
-    provider_id: Mapped[str | None] = mapped_column(String(64))
+    # From provider callbacks and error texts: any text.
+    error_code: Mapped[str | None] = mapped_column(CleanString(32))
+    error_message: Mapped[str | None] = mapped_column(CleanText)
+    provider_id: Mapped[str | None] = mapped_column(CleanString(64))
     at: Mapped[datetime]

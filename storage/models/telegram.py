@@ -16,12 +16,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base
+from storage.models.base import Base, CleanString, CleanText
 
 LINK_KINDS = ("group", "person")
 GROUP_STATUSES = ("active", "removed")
@@ -36,11 +35,13 @@ class TelegramUpdate(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     update_id: Mapped[int] = mapped_column(BigInteger, unique=True)
-    kind: Mapped[str] = mapped_column(String(32))  # message | callback_query | ... | unknown
+    # message | callback_query | ... | unknown (the update's own key: any text)
+    kind: Mapped[str] = mapped_column(CleanString(32))
+    # Lossless: serialised with JSON escapes (``\u0000`` for NUL), which both databases hold.
     raw: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None] = mapped_column(index=True)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(CleanText)  # may quote the update
 
 
 class TelegramGroup(Base):
@@ -53,7 +54,7 @@ class TelegramGroup(Base):
     institution_id: Mapped[int] = mapped_column(
         ForeignKey("institutions.id", ondelete="CASCADE"), index=True
     )
-    title: Mapped[str] = mapped_column(String(200), default="")
+    title: Mapped[str] = mapped_column(CleanString(200), default="")  # as Telegram sent it
     language: Mapped[str] = mapped_column(String(8), default="en")
     # "removed" once Telegram says the bot is no longer in the group (Forbidden).
     status: Mapped[str] = mapped_column(String(16), default="active")

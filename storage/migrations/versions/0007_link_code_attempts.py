@@ -1,6 +1,6 @@
 """consent: wrong link code attempts, held per chat and per Telegram user
 
-Revision ID: 0007_consent
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-26 10:00:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import storage.models.base
 
-revision: str = "0007_consent"
+revision: str = "0007"
 down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

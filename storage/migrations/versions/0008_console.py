@@ -1,8 +1,8 @@
 """console: sign-in codes and links, sign-in attempts, console sessions, the audit log;
 people.alliance_role
 
-Revision ID: 0007_console
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 06:00:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import storage.models.base
 
-revision: str = "0007_console"
-down_revision: str | Sequence[str] | None = "0006"
+revision: str = "0008"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
