@@ -26,7 +26,7 @@ from config.settings import Settings
 from storage.db import Database, as_loaded, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
 from storage.outbox import Draft, enqueue
-from storage.people import mask_phone, new_person
+from storage.people import new_person
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,11 @@ class InboundPipeline:
             async with self.db.session() as session:
                 replies = await self._handle(session, stored, inline_provider)
         except Exception as exc:
-            log.exception("inbound message %s could not be handled", inbound_id)
+            log.exception(
+                "inbound message %s could not be handled",
+                inbound_id,
+                extra={"inbound_id": inbound_id},
+            )
             await self._keep_failed(inbound_id, exc, inline_provider)
             replies = await self.replies_for(inbound_id)
         return InboundResult(inbound_id, False, replies)
@@ -147,13 +151,13 @@ class InboundPipeline:
             session, ctx.person, inbound, ctx.drafts, now, inline_provider
         )
         log.info(
-            "inbound %s from person %s (%s): %s, %d repl%s",
+            "inbound %s from person %s: %s, %d repl%s",
             inbound.id,
             person.id,
-            mask_phone(person.phone),
             inbound.intent,
             len(ctx.drafts),
             "y" if len(ctx.drafts) == 1 else "ies",
+            extra={"inbound_id": inbound.id, "person_id": person.id},
         )
         return replies
 
@@ -242,7 +246,11 @@ class InboundPipeline:
                     )
         except Exception:
             # The row from step 1 is still there (unhandled): an organiser sees it.
-            log.exception("could not record the failure of inbound message %s", inbound_id)
+            log.exception(
+                "could not record the failure of inbound message %s",
+                inbound_id,
+                extra={"inbound_id": inbound_id},
+            )
 
     async def replies_for(self, inbound_id: int) -> list[OutboxMessage]:
         async with self.db.session() as session:

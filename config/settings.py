@@ -96,6 +96,8 @@ class Settings:
     run_worker_in_server: bool = True
     sandbox_auth_token: Secret = field(default_factory=lambda: Secret("sandbox-auth-token"))
     log_level: str = "INFO"
+    # Log lines as text or JSON (bot/logs.py).
+    log_format: str = "text"
 
     @property
     def twilio_enabled(self) -> bool:
@@ -114,6 +116,15 @@ class Settings:
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_bot_token)
+
+    def secrets(self) -> list[Secret]:
+        """Every secret setting (logs hide their values wherever they turn up)."""
+        return [
+            self.twilio_auth_token,
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+            self.sandbox_auth_token,
+        ]
 
     @property
     def is_sqlite(self) -> bool:
@@ -183,6 +194,7 @@ class Settings:
             ),
             run_worker_in_server=r.flag("RUN_WORKER_IN_SERVER", True),
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            log_format=r.choice("LOG_FORMAT", cls.log_format, ("text", "json")),
         )
         if settings.twilio_account_sid and not settings.twilio_auth_token:
             raise SettingsError(

@@ -52,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.channels import Channel, build_sms_channel
 from bot.clock import Clock
+from bot.logs import cap_library_loggers
 from config.settings import Settings
 from scheduler.sender import Sender
 from storage.db import Database
@@ -101,10 +102,12 @@ class Worker:
         self._lock_file: TextIO | None = None
         self._leader_lock = asyncio.Lock()
         self.add_periodic("reconcile", sender.reconcile, seconds=reconcile_interval)
-        # The executor logs every run at INFO: a line a second from the metronome.
-        apscheduler_log = logging.getLogger("apscheduler")
-        if apscheduler_log.level == logging.NOTSET:
-            apscheduler_log.setLevel(logging.WARNING)
+        # APScheduler's executor logs every run at INFO: a line a second from the metronome.
+        cap_library_loggers()
+
+    @property
+    def _log_fields(self) -> dict[str, str]:
+        return {"worker": self.sender.worker_id}
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -205,7 +208,7 @@ class Worker:
                 await conn.close()
                 return False
             self._lock_conn = conn
-            log.info("worker %s is now the leader", self.sender.worker_id)
+            log.info("worker %s is now the leader", self.sender.worker_id, extra=self._log_fields)
             return True
 
     def _flock(self) -> bool:
@@ -266,7 +269,7 @@ class Worker:
         self._scheduler.start()
         self._send_task = asyncio.create_task(self._send_loop(), name="turnout-send-loop")
         self.wake()
-        log.info("worker %s started", self.sender.worker_id)
+        log.info("worker %s started", self.sender.worker_id, extra=self._log_fields)
 
     async def _tick(self) -> None:
         self._wake.set()
@@ -304,7 +307,7 @@ class Worker:
                 await asyncio.wait(late)
         async with self._leader_lock:
             await self._drop_lock()
-        log.info("worker %s stopped", self.sender.worker_id)
+        log.info("worker %s stopped", self.sender.worker_id, extra=self._log_fields)
 
 
 @asynccontextmanager

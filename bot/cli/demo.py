@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import cli
-from bot.cli.common import load_settings, open_db, run, setup_logging
+from bot.cli.common import load_settings, open_db, run
 from bot.cli.server import serve_until_stopped
 from bot.clock import SystemClock
+from bot.logs import setup_logging
 from config.settings import Settings
 from storage import actions as store
 from storage.commitments import set_commitment
@@ -113,7 +114,7 @@ async def demo(no_serve: bool) -> None:
     """Create a demo alliance (4 institutions, 11 people, an assembly in 10 days, everyone
     invited), then serve. Safe to run again: the data is created once."""
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     db: Database = await open_db(settings)
     async with db.session() as session:
         created = await seed(session, settings, SystemClock().now())

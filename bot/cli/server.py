@@ -12,8 +12,9 @@ from aiohttp import web
 from bot.app import Extension, create_app
 from bot.app_keys import CLOCK, DB, OUTBOX_WAKERS, SETTINGS
 from bot.cli import cli
-from bot.cli.common import load_settings, open_db, run, setup_logging
+from bot.cli.common import load_settings, open_db, run
 from bot.clock import SystemClock
+from bot.logs import setup_logging
 from bot.telegram.extension import telegram_extensions
 from config.settings import Settings
 from scheduler.worker import run_worker, worker_context
@@ -29,7 +30,7 @@ async def serve(host: str | None, port: int | None) -> None:
     """Run the web server: Twilio and Telegram webhooks, /healthz (and the worker in-process
     unless TURNOUT_RUN_WORKER_IN_SERVER=false)."""
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     db = await open_db(settings)
     await serve_until_stopped(settings, db, host=host, port=port)
 
@@ -92,7 +93,7 @@ async def worker() -> None:
     On PostgreSQL run as many as you like: they share the outbox (FOR UPDATE SKIP LOCKED) and
     elect one leader for planning. On SQLite run one (or let `turnout serve` run it)."""
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     # Migrates the embedded SQLite default, as serve does; PostgreSQL must be upgraded on purpose.
     await (await open_db(settings)).dispose()
     click.echo(f"turnout worker: SMS via {settings.sms_provider}; Ctrl-C to stop")

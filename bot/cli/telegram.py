@@ -18,11 +18,12 @@ from sqlalchemy import select
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.channels.telegram import api_urls, quiet_library_loggers
+from bot.channels.telegram import api_urls
 from bot.cli import cli
-from bot.cli.common import app_on_loopback, load_settings, open_db, run, setup_logging, with_db
+from bot.cli.common import app_on_loopback, load_settings, open_db, run, with_db
 from bot.clock import SystemClock
 from bot.inbound import InboundPipeline
+from bot.logs import cap_library_loggers, setup_logging
 from bot.telegram.extension import telegram_extension
 from bot.telegram.menu import SCOPES, commands
 from bot.telegram.service import ALLOWED_UPDATES, TelegramService
@@ -47,7 +48,7 @@ def _require_telegram(settings: Settings, *, secret: bool = True) -> None:
 
 
 def _bot(settings: Settings) -> Bot:
-    quiet_library_loggers()
+    cap_library_loggers()
     urls = api_urls(settings)
     if urls is None:
         return Bot(settings.telegram_bot_token.get())
@@ -178,7 +179,7 @@ async def poll() -> None:
     webhook). Replies are queued; run `turnout serve` or `turnout worker` to send them."""
     settings = load_settings()
     _require_telegram(settings, secret=False)
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     db = await open_db(settings)
     clock = SystemClock()
     service = TelegramService(db, settings, clock, InboundPipeline(db, settings, clock))
