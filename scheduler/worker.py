@@ -16,6 +16,9 @@ Periodic work (reconciling unknown outcomes, and whatever the planner registers 
   one ``BEGIN IMMEDIATE`` transaction) and leadership is an exclusive ``flock`` on
   ``<database file>.leader``, released by the kernel when the holder dies.
 
+Every worker writes a heartbeat row every HEARTBEAT_SECONDS (storage/monitoring.py): /readyz
+and /metrics read them.
+
 Sending itself runs on every worker (on PostgreSQL, ``FOR UPDATE SKIP LOCKED`` shares the
 outbox). Nothing to be sent lives in APScheduler: a job missed while the process was down
 just runs at the next tick, and periodic jobs must be idempotent (the outbox's dedupe keys).
@@ -41,7 +44,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -57,11 +60,16 @@ from config.settings import Settings
 from scheduler.sender import Sender
 from storage.db import Database
 from storage.migrate import pending
+from storage.monitoring import beat, forget, prune
 
 log = logging.getLogger(__name__)
 
 # "turn": the one advisory lock key that makes a worker the leader.
 LEADER_LOCK_KEY = 0x7475726E
+# Every worker writes its heartbeat row this often (seconds); rows of workers not seen for
+# PRUNE_AFTER (they died without removing theirs) are deleted by the others.
+HEARTBEAT_SECONDS = 5.0
+PRUNE_AFTER = timedelta(hours=1)
 
 Job = Callable[[], Awaitable[object]]
 
@@ -85,12 +93,15 @@ class Worker:
         send_interval: float = 1.0,
         reconcile_interval: float = 30.0,
         drain_limit: int = 1000,
+        heartbeat_interval: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.db = db
         self.sender = sender
         self.settings = settings
         self.send_interval = send_interval
         self.drain_limit = drain_limit
+        self.heartbeat_interval = heartbeat_interval
+        self._host, self._pid = socket.gethostname(), os.getpid()
         self._jobs: dict[str, tuple[Job, Any]] = {}
         self._run_at_start: set[str] = set()
         self._scheduler: AsyncIOScheduler | None = None
@@ -264,6 +275,12 @@ class Worker:
         self._scheduler.add_job(
             self._tick, IntervalTrigger(seconds=self.send_interval), id="send", name="send"
         )
+        self._scheduler.add_job(
+            self._heartbeat_job,
+            IntervalTrigger(seconds=self.heartbeat_interval),
+            id="heartbeat",
+            name="heartbeat",
+        )
         for name in self._jobs:
             self._schedule(name)
         self._scheduler.start()
@@ -273,6 +290,38 @@ class Worker:
 
     async def _tick(self) -> None:
         self._wake.set()
+
+    # -- heartbeat ----------------------------------------------------------------------------
+
+    async def heartbeat(self) -> None:
+        """Write this worker's heartbeat row (with the sender's clock) and prune the rows of
+        workers long gone. Every worker does this, leader or not; a failure is logged, and the
+        next beat tries again."""
+        now = self.sender.clock.now()
+        try:
+            async with self.db.session() as session:
+                await beat(
+                    session,
+                    worker_id=self.sender.worker_id,
+                    host=self._host,
+                    pid=self._pid,
+                    leader=self.is_leader,
+                    now=now,
+                )
+                await prune(session, now - PRUNE_AFTER)
+        except Exception:
+            log.warning("heartbeat not written", exc_info=True, extra=self._log_fields)
+
+    async def _heartbeat_job(self) -> None:
+        if self._stopping:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            await self.heartbeat()
+        finally:
+            self._running.discard(task)
 
     async def _send_loop(self) -> None:
         while not self._stopping:
@@ -307,6 +356,11 @@ class Worker:
                 await asyncio.wait(late)
         async with self._leader_lock:
             await self._drop_lock()
+        try:
+            async with self.db.session() as session:
+                await forget(session, self.sender.worker_id)
+        except Exception:
+            log.warning("heartbeat row not removed", exc_info=True, extra=self._log_fields)
         log.info("worker %s stopped", self.sender.worker_id, extra=self._log_fields)
 
 
@@ -340,6 +394,7 @@ async def worker_context(
         register_jobs(worker, db, settings, clock)
     worker.start()
     try:
+        await worker.heartbeat()  # seen at once, not only at the first interval
         yield worker
     finally:
         await worker.stop()

@@ -42,6 +42,7 @@ from storage.models.telegram import (
     TelegramRsvpCard,
     TelegramUpdate,
 )
+from storage.models.workers import WorkerHeartbeat
 
 __all__ = [
     "ACTION_KINDS",
@@ -82,4 +83,5 @@ __all__ = [
     "TelegramRsvpCard",
     "TelegramUpdate",
     "UTCDateTime",
+    "WorkerHeartbeat",
 ]
