@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.handlers import Context, dispatch, intent_name, parse
+from bot.metrics import Metrics
 from config.settings import Settings
 from storage.db import Database, as_loaded, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
@@ -74,10 +75,13 @@ class InboundResult:
 
 
 class InboundPipeline:
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, metrics: Metrics | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.metrics = metrics or Metrics()
 
     async def receive(
         self, message: IncomingText, *, inline_provider: str | None = None
@@ -89,6 +93,7 @@ class InboundPipeline:
         if isinstance(stored, int):
             return InboundResult(stored, True, await self.replies_for(stored))
         inbound_id = stored.id  # a rollback expires ``stored``
+        self.metrics.count_inbound(message.channel)
         try:
             async with self.db.session() as session:
                 replies = await self._handle(session, stored, inline_provider)

@@ -96,8 +96,10 @@ class Settings:
     run_worker_in_server: bool = True
     sandbox_auth_token: Secret = field(default_factory=lambda: Secret("sandbox-auth-token"))
     log_level: str = "INFO"
-    # Log lines as text or JSON (bot/logs.py).
+    # Log lines as text or JSON (bot/logs.py); the port a separate ``turnout worker`` serves
+    # /metrics on (0: none; ``turnout serve`` serves /metrics on its own port).
     log_format: str = "text"
+    metrics_port: int = 0
 
     @property
     def twilio_enabled(self) -> bool:
@@ -195,6 +197,7 @@ class Settings:
             run_worker_in_server=r.flag("RUN_WORKER_IN_SERVER", True),
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             log_format=r.choice("LOG_FORMAT", cls.log_format, ("text", "json")),
+            metrics_port=r.integer("METRICS_PORT", cls.metrics_port, lo=0, hi=65535),
         )
         if settings.twilio_account_sid and not settings.twilio_auth_token:
             raise SettingsError(

@@ -43,7 +43,7 @@ from storage.models import (
     Person,
     RollupSnapshot,
 )
-from storage.outbox import Draft, address_for
+from storage.outbox import DROPPED, Draft, address_for
 from storage.rollup import Rollup, RollupRow, action_rollup
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,6 @@ DIGEST_WINDOW = timedelta(hours=12)  # a day's digest is not sent later than thi
 SINCE = timedelta(hours=24)  # "since yesterday" for inbox replies and failed messages
 MAX_ROWS = 30  # institutions listed per action (the rest summed up in one line)
 FAILED = ("failed", "undelivered")
-DROPPED = ("too_late", "expired")  # error codes of rows dropped on purpose
 
 
 @dataclass

@@ -64,6 +64,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Channel, OutgoingMessage, SendResult, TransportError
 from bot.clock import Clock
+from bot.metrics import SEND_OUTCOMES, Metrics
 from config.settings import Settings
 from scheduler.quiet import next_allowed
 from scheduler.ratelimit import Limit, hold, limits_for, reserve
@@ -145,6 +146,7 @@ class Sender:
         worker_id: str,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.channels = dict(channels)
@@ -153,6 +155,7 @@ class Sender:
         self.worker_id = worker_id
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self.metrics = metrics or Metrics()
         self._lease = timedelta(seconds=settings.send_lease_seconds)
         self._settle = timedelta(seconds=settings.reconcile_after_seconds)
         fastest = max(settings.sms_rate_per_second, settings.telegram_rate_per_second)
@@ -354,17 +357,20 @@ class Sender:
         updates: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         effects: list[tuple[int, str, datetime]] = []
+        sends: list[tuple[str, str, str | None]] = []
         for o in outcomes:
             values = self._outcome_values(o, effects)
             updates.append(values)
             if o.started:
+                code = o.error.code if o.error else None
+                sends.append((o.claim.channel, SEND_OUTCOMES[values["b_status"]], code))
                 events.append(
                     _event(
                         o.claim.id,
                         "attempt",
                         values["b_status"],
                         o.at,
-                        error_code=o.error.code if o.error else None,
+                        error_code=code,
                         error_message=str(o.error) if o.error else None,
                         provider_id=o.result.provider_id if o.result else None,
                     )
@@ -405,6 +411,8 @@ class Sender:
                     keys = [x.key for x in limits if not x.per_recipient]
                     until = o.at + timedelta(seconds=o.error.retry_after)
                     await hold(session, keys, until, o.at)
+        for channel, outcome, code in sends:  # once the outcomes are on record
+            self.metrics.count_send(channel, outcome, code)
 
     def _outcome_values(
         self, o: Outcome, effects: list[tuple[int, str, datetime]]

@@ -56,6 +56,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.channels import Channel, build_sms_channel
 from bot.clock import Clock
 from bot.logs import cap_library_loggers
+from bot.metrics import Metrics
+from bot.monitoring import metrics_site
 from config.settings import Settings
 from scheduler.sender import Sender
 from storage.db import Database
@@ -373,11 +375,13 @@ async def worker_context(
     channels: Mapping[str, Channel] | None = None,
     worker_id: str | None = None,
     jobs: bool = False,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Worker]:
     """A started Worker for the life of the block. Builds the channels (SMS, and Telegram when
     its token is set) inside the running loop, as their clients need, unless ``channels`` are
     given, and closes what it built. ``jobs`` registers the standard periodic jobs
-    (scheduler/jobs.py: reminders, digests, listening)."""
+    (scheduler/jobs.py: reminders, digests, listening). The sender counts its sends in
+    ``metrics`` (the server's, or the worker process's own)."""
     own = channels is None
     built: dict[str, Channel] = {} if channels is None else dict(channels)
     if channels is None:
@@ -386,7 +390,9 @@ async def worker_context(
             from bot.channels.telegram import build_telegram_channel
 
             built["telegram"] = build_telegram_channel(settings, db, clock)
-    sender = Sender(db, built, clock, settings, worker_id=worker_id or default_worker_id())
+    sender = Sender(
+        db, built, clock, settings, worker_id=worker_id or default_worker_id(), metrics=metrics
+    )
     worker = Worker(db, sender, settings)
     if jobs:
         from scheduler.jobs import register_jobs
@@ -406,7 +412,8 @@ async def worker_context(
 async def run_worker(
     settings: Settings, *, clock: Clock, stop: asyncio.Event | None = None
 ) -> None:
-    """``turnout worker``: send and run periodic jobs until SIGINT/SIGTERM (or ``stop``)."""
+    """``turnout worker``: send and run periodic jobs until SIGINT/SIGTERM (or ``stop``),
+    serving /metrics on TURNOUT_METRICS_PORT when it is set."""
     db = Database.from_url(settings.database_url)
     try:
         if await pending(db.engine):
@@ -416,7 +423,11 @@ async def run_worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            async with worker_context(db, settings, clock, jobs=True):
+            metrics = Metrics()
+            async with (
+                worker_context(db, settings, clock, jobs=True, metrics=metrics),
+                metrics_site(settings, db, clock, metrics),
+            ):
                 await stop.wait()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -10,7 +10,7 @@ import click
 from aiohttp import web
 
 from bot.app import Extension, create_app
-from bot.app_keys import CLOCK, DB, OUTBOX_WAKERS, SETTINGS
+from bot.app_keys import CLOCK, DB, METRICS, OUTBOX_WAKERS, SETTINGS
 from bot.cli import cli
 from bot.cli.common import load_settings, open_db, run
 from bot.clock import SystemClock
@@ -79,7 +79,9 @@ def server_extensions(settings: Settings) -> list[Extension]:
 
 
 async def in_process_worker(app: web.Application) -> AsyncIterator[None]:
-    async with worker_context(app[DB], app[SETTINGS], app[CLOCK], jobs=True) as worker:
+    async with worker_context(
+        app[DB], app[SETTINGS], app[CLOCK], jobs=True, metrics=app[METRICS]
+    ) as worker:
         app[OUTBOX_WAKERS].append(worker.wake)
         yield
         app[OUTBOX_WAKERS].remove(worker.wake)
