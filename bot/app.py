@@ -89,7 +89,7 @@ def create_app(
     for extension in extensions or []:
         app.cleanup_ctx.append(extension)
     app.router.add_get("/healthz", healthz)
-    app.router.add_routes(monitoring.routes())
+    monitoring.install(app)
     app.router.add_routes(twilio.routes())
     telegram.install(app)
     return app

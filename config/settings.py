@@ -97,9 +97,11 @@ class Settings:
     sandbox_auth_token: Secret = field(default_factory=lambda: Secret("sandbox-auth-token"))
     log_level: str = "INFO"
     # Log lines as text or JSON (bot/logs.py); the port a separate ``turnout worker`` serves
-    # /metrics on (0: none; ``turnout serve`` serves /metrics on its own port).
+    # /metrics on (0: none; ``turnout serve`` serves /metrics on its own port); how recent a
+    # worker's heartbeat must be for /readyz to answer 200 (0: not checked).
     log_format: str = "text"
     metrics_port: int = 0
+    ready_worker_seconds: int = 60
 
     @property
     def twilio_enabled(self) -> bool:
@@ -198,6 +200,9 @@ class Settings:
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             log_format=r.choice("LOG_FORMAT", cls.log_format, ("text", "json")),
             metrics_port=r.integer("METRICS_PORT", cls.metrics_port, lo=0, hi=65535),
+            ready_worker_seconds=r.integer(
+                "READY_WORKER_SECONDS", cls.ready_worker_seconds, lo=0, hi=86400
+            ),
         )
         if settings.twilio_account_sid and not settings.twilio_auth_token:
             raise SettingsError(

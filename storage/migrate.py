@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -9,7 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,12 +33,23 @@ async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
         await connection.run_sync(_upgrade)
 
 
+@cache
+def script_heads() -> frozenset[str]:
+    """The revisions the migration scripts lead to, read once per process (parsing the
+    scripts takes a while; they do not change under a running process)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+async def database_heads(connection: AsyncConnection) -> frozenset[str]:
+    """The revisions the database is at (empty if it was never migrated)."""
+
+    def _heads(sync: Connection) -> frozenset[str]:
+        return frozenset(MigrationContext.configure(sync).get_current_heads())
+
+    return await connection.run_sync(_heads)
+
+
 async def pending(engine: AsyncEngine) -> bool:
     """True when the database is behind the migration scripts."""
-
-    def _check(connection: Connection) -> bool:
-        current = set(MigrationContext.configure(connection).get_current_heads())
-        return current != set(ScriptDirectory.from_config(alembic_config()).get_heads())
-
     async with engine.connect() as connection:
-        return await connection.run_sync(_check)
+        return await database_heads(connection) != script_heads()

@@ -11,19 +11,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
 from bot.app import create_app
 from bot.app_keys import METRICS, wake_outbox
 from bot.channels.twilio_sms import TwilioSms
 from bot.cli.server import server_extensions
 from bot.clock import FakeClock
-from config.settings import Settings
+from config.settings import Settings, SettingsError
 from scheduler.sender import Sender
 from scheduler.worker import run_worker, worker_context
 from storage.db import Database
+from storage.migrate import script_heads
 from storage.models import WorkerHeartbeat
 from storage.monitoring import beat, heartbeats
 from storage.outbox import Draft, enqueue
@@ -212,6 +215,9 @@ async def test_the_server_counts_its_in_process_workers_sends_and_shows_its_hear
 
         await wait_for(delivered)
         samples = await scrape(client)
+        # The in-process worker's heartbeat makes the server ready.
+        resp = await client.get("/readyz")
+        assert resp.status == 200, await resp.text()
     sends = "turnout_sends_total"
     assert sample(samples, sends, channel="sms", outcome="delivered", error_code="") == 1
     workers = [k for k in samples if k[0] == "turnout_worker_last_seen_seconds"]
@@ -274,3 +280,103 @@ async def test_a_separate_worker_serves_its_own_metrics_on_the_metrics_port(
     [(_, labels)] = [k for k in samples if k[0] == "turnout_worker_last_seen_seconds"]
     assert dict(labels)["worker"].startswith(socket.gethostname()[:40])
     assert await _heartbeats(db) == {}
+
+
+# -- /readyz -------------------------------------------------------------------------------------
+
+
+async def ready(app: web.Application) -> tuple[int, dict[str, Any]]:
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        resp = await client.get("/readyz")
+        body: dict[str, Any] = await resp.json()
+        return resp.status, body
+
+
+async def test_ready_when_the_database_answers_is_migrated_and_a_worker_beat_recently(
+    db: Database, settings: Settings, clock: FakeClock
+) -> None:
+    async with db.session() as s:
+        await beat(s, worker_id="w1", host="h", pid=1, leader=True, now=clock.now())
+    clock.advance(seconds=settings.ready_worker_seconds)
+    status, body = await ready(create_app(settings, db=db, clock=clock))
+    assert (status, body) == (
+        200,
+        {
+            "status": "ready",
+            "failed": [],
+            "checks": {"database": "ok", "migrations": "ok", "worker": "ok"},
+        },
+    )
+
+
+async def test_not_ready_without_a_recent_worker_heartbeat(
+    db: Database, settings: Settings, clock: FakeClock
+) -> None:
+    app = create_app(settings, db=db, clock=clock)
+    status, body = await ready(app)
+    assert (status, body["failed"]) == (503, ["worker"])
+    assert body["checks"]["worker"] == "no worker heartbeat: is a worker running?"
+
+    async with db.session() as s:
+        await beat(s, worker_id="w1", host="h", pid=1, leader=True, now=clock.now())
+    clock.advance(seconds=61)
+    status, body = await ready(create_app(settings, db=db, clock=clock))
+    assert (status, body["status"], body["failed"]) == (503, "not ready", ["worker"])
+    assert body["checks"] == {
+        "database": "ok",
+        "migrations": "ok",
+        "worker": "last heartbeat 61 s ago (limit 60 s)",
+    }
+
+    unchecked = dataclasses.replace(settings, ready_worker_seconds=0)
+    status, body = await ready(create_app(unchecked, db=db, clock=clock))
+    assert (status, body["checks"]["worker"]) == (200, "not checked")
+
+
+async def test_not_ready_when_the_database_is_behind_the_migrations(
+    db: Database, settings: Settings, clock: FakeClock
+) -> None:
+    async with db.session() as s:
+        await beat(s, worker_id="w1", host="h", pid=1, leader=True, now=clock.now())
+    [head] = script_heads()
+    async with db.engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+    try:
+        status, body = await ready(create_app(settings, db=db, clock=clock))
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE alembic_version SET version_num = :head"), {"head": head}
+            )
+    assert (status, body["failed"]) == (503, ["migrations"])
+    assert body["checks"]["migrations"] == (
+        f"database at 0006, this code needs {head}: run `turnout db upgrade`"
+    )
+    assert body["checks"]["worker"] == "ok"
+
+
+async def test_not_ready_when_the_database_does_not_answer(
+    settings: Settings, clock: FakeClock, tmp_path: Path
+) -> None:
+    gone = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/turnout.db")
+    try:
+        status, body = await ready(create_app(settings, db=gone, clock=clock))
+    finally:
+        await gone.dispose()
+    assert (status, body["failed"]) == (503, ["database"])
+    assert body["checks"] == {
+        "database": "did not answer (OperationalError)",
+        "migrations": "not checked",
+        "worker": "not checked",
+    }
+
+
+def test_ready_worker_seconds_is_a_setting() -> None:
+    env = {"TURNOUT_READY_WORKER_SECONDS": "15", "TURNOUT_METRICS_PORT": "9464"}
+    settings = Settings.from_env(env, env_file=None)
+    assert (settings.ready_worker_seconds, settings.metrics_port) == (15, 9464)
+    assert Settings.from_env({}, env_file=None).ready_worker_seconds == 60
+    with pytest.raises(SettingsError, match="TURNOUT_READY_WORKER_SECONDS"):
+        Settings.from_env({"TURNOUT_READY_WORKER_SECONDS": "soon"}, env_file=None)
+    with pytest.raises(SettingsError, match="TURNOUT_METRICS_PORT"):
+        Settings.from_env({"TURNOUT_METRICS_PORT": "70000"}, env_file=None)
