@@ -7,12 +7,14 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import column, inspect, select, table
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 HERE = Path(__file__).resolve().parent
+VERSION_TABLE = "alembic_version"  # Alembic's default; storage/migrations/env.py keeps it
+_VERSION = table(VERSION_TABLE, column("version_num"))
 
 
 def alembic_config() -> Config:
@@ -41,10 +43,14 @@ def script_heads() -> frozenset[str]:
 
 
 async def database_heads(connection: AsyncConnection) -> frozenset[str]:
-    """The revisions the database is at (empty if it was never migrated)."""
+    """The revisions the database is at (empty if it was never migrated). Read from Alembic's
+    version table directly: a MigrationContext would log two INFO lines on every readiness
+    probe."""
 
     def _heads(sync: Connection) -> frozenset[str]:
-        return frozenset(MigrationContext.configure(sync).get_current_heads())
+        if not inspect(sync).has_table(VERSION_TABLE):
+            return frozenset()
+        return frozenset(sync.execute(select(_VERSION.c.version_num)).scalars())
 
     return await connection.run_sync(_heads)
 
