@@ -77,8 +77,9 @@ class _SafeFormatter(logging.Formatter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        # Longest first, so a secret that contains another is hidden whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        # Longest first, so a secret that contains another is hidden whole. One of a few
+        # characters would hide those characters in every line: too short to be worth it.
+        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
 
     def hide(self, text: str) -> str:
         for secret in self._secrets:
@@ -101,9 +102,13 @@ class _SafeFormatter(logging.Formatter):
             trace = f"{trace}\n{stack}" if trace else stack
         return message, (self.hide(trace) if trace else None)
 
-
-def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in FIELDS if hasattr(record, name)}
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The structured fields given (:data:`FIELDS`), text values hidden like the rest."""
+        return {
+            name: self.hide(value) if isinstance(value, str) else value
+            for name in FIELDS
+            if (value := getattr(record, name, None)) is not None
+        }
 
 
 class TextFormatter(_SafeFormatter):
@@ -113,7 +118,7 @@ class TextFormatter(_SafeFormatter):
     def format(self, record: logging.LogRecord) -> str:
         message, trace = self.parts(record)
         line = f"{self.formatTime(record)} {record.levelname} {record.name}: {message}"
-        fields = _fields(record)
+        fields = self.fields(record)
         if fields:
             line += " [" + " ".join(f"{k}={v}" for k, v in fields.items()) + "]"
         if trace:
@@ -133,8 +138,8 @@ class JsonFormatter(_SafeFormatter):
             "logger": record.name,
             "message": message,
         }
-        for name, value in _fields(record).items():
-            event[name] = value if isinstance(value, int | float | bool | None) else str(value)
+        for name, value in self.fields(record).items():
+            event[name] = value if isinstance(value, int | float | bool) else str(value)
         if trace:
             event["exception"] = trace
         return json.dumps(event, ensure_ascii=False, default=str)
