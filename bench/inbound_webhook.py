@@ -390,13 +390,13 @@ def serve(role: str, url: str, profile: str) -> None:
 async def _serve(role: str, url: str) -> None:
     if role == "app":
         from bot.app import create_app
-        from bot.cli.common import setup_logging
         from bot.clock import SystemClock
+        from bot.logs import setup_logging
 
         settings = Settings.from_env(
             {"TURNOUT_DATABASE_URL": url, "TURNOUT_PUBLIC_URL": PUBLIC_URL}, env_file=None
         )
-        setup_logging(settings.log_level)  # as `turnout serve` does: one INFO line a message
+        setup_logging(settings)  # as `turnout serve` does: one INFO line a message
         db = Database.from_url(settings.database_url)
         app = create_app(settings, db=db, clock=SystemClock())
     else:

@@ -16,9 +16,11 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.app_keys import CLOCK, DB, OUTBOX_WAKERS, PIPELINE, SETTINGS
+from bot import monitoring
+from bot.app_keys import CLOCK, DB, METRICS, OUTBOX_WAKERS, PIPELINE, SETTINGS
 from bot.clock import Clock
 from bot.inbound import InboundPipeline
+from bot.metrics import Metrics
 from bot.telegram import webhook as telegram
 from bot.web.console import install as install_console
 from bot.webhooks import twilio
@@ -104,13 +106,16 @@ def create_app(
     db: Database | None = None,
     extensions: list[Extension] | None = None,
 ) -> web.Application:
-    app = web.Application(client_max_size=256 * 1024, middlewares=[never_500])
+    app = web.Application(
+        client_max_size=256 * 1024, middlewares=[monitoring.count_rejections, never_500]
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock
     owns_db = db is None
     database = db or Database.from_url(settings.database_url)
     app[DB] = database
-    app[PIPELINE] = InboundPipeline(database, settings, app[CLOCK])
+    app[METRICS] = Metrics()
+    app[PIPELINE] = InboundPipeline(database, settings, app[CLOCK], app[METRICS])
     app[OUTBOX_WAKERS] = []
 
     async def close_db(_app: web.Application) -> AsyncIterator[None]:
@@ -122,6 +127,7 @@ def create_app(
     for extension in extensions or []:
         app.cleanup_ctx.append(extension)
     app.router.add_get("/healthz", healthz)
+    monitoring.install(app)
     app.router.add_routes(twilio.routes())
     telegram.install(app)
     install_console(app)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bot.clock import Clock
 from bot.inbound import InboundPipeline
+from bot.metrics import Metrics
 from config.settings import Settings
 from storage.db import Database
 
@@ -15,6 +16,7 @@ SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 CLOCK = web.AppKey("clock", Clock)
 PIPELINE = web.AppKey("pipeline", InboundPipeline)
+METRICS = web.AppKey("metrics", Metrics)
 # Called after a webhook queues replies, so an in-process worker sends them at once instead of
 # at its next tick (empty when no worker runs in this process).
 OUTBOX_WAKERS = web.AppKey("outbox_wakers", list[Callable[[], None]])

@@ -24,12 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.handlers import Context, dispatch, intent_name, parse
+from bot.metrics import Metrics
 from config.settings import Settings
 from storage.db import Database, as_loaded, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
 from storage.models.base import storable
 from storage.outbox import REACHES_OPTED_OUT, Draft, enqueue
-from storage.people import mask_phone, new_person
+from storage.people import new_person
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +87,16 @@ class InboundResult:
 
 
 class InboundPipeline:
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, metrics: Metrics | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
         # Called once a new message has been handled and committed (not for a replay): the
         # console's live numbers are poked from here (bot/web/live.py).
         self.on_handled: list[Callable[[], None]] = []
+        self.metrics = metrics or Metrics()
 
     async def receive(
         self, message: IncomingText, *, inline_provider: str | None = None
@@ -104,11 +108,16 @@ class InboundPipeline:
         if isinstance(stored, int):
             return InboundResult(stored, True, await self.replies_for(stored, replay=True))
         inbound_id = stored.id  # a rollback expires ``stored``
+        self.metrics.count_inbound(message.channel)
         try:
             async with self.db.session() as session:
                 replies = await self._handle(session, stored, inline_provider)
         except Exception as exc:
-            log.exception("inbound message %s could not be handled", inbound_id)
+            log.exception(
+                "inbound message %s could not be handled",
+                inbound_id,
+                extra={"inbound_id": inbound_id},
+            )
             await self._keep_failed(inbound_id, exc, inline_provider)
             replies = await self.replies_for(inbound_id)
         for listener in self.on_handled:
@@ -172,13 +181,13 @@ class InboundPipeline:
             session, ctx.person, inbound, ctx.drafts, now, inline_provider
         )
         log.info(
-            "inbound %s from person %s (%s): %s, %d repl%s",
+            "inbound %s from person %s: %s, %d repl%s",
             inbound.id,
             person.id,
-            mask_phone(person.phone),
             inbound.intent,
             len(ctx.drafts),
             "y" if len(ctx.drafts) == 1 else "ies",
+            extra={"inbound_id": inbound.id, "person_id": person.id},
         )
         return replies
 
@@ -267,7 +276,11 @@ class InboundPipeline:
                     )
         except Exception:
             # The row from step 1 is still there (unhandled): an organiser sees it.
-            log.exception("could not record the failure of inbound message %s", inbound_id)
+            log.exception(
+                "could not record the failure of inbound message %s",
+                inbound_id,
+                extra={"inbound_id": inbound_id},
+            )
 
     async def replies_for(self, inbound_id: int, *, replay: bool = False) -> list[OutboxMessage]:
         """The replies written for ``inbound_id``; for a ``replay``, only those that may still

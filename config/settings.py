@@ -117,6 +117,12 @@ class Settings:
     body_timeout_seconds: float = 15.0
     sandbox_auth_token: Secret = field(default_factory=lambda: Secret("sandbox-auth-token"))
     log_level: str = "INFO"
+    # Log lines as text or JSON (bot/logs.py); the port a separate ``turnout worker`` serves
+    # /metrics on (0: none; ``turnout serve`` serves /metrics on its own port); how recent a
+    # worker's heartbeat must be for /readyz to answer 200 (0: not checked).
+    log_format: str = "text"
+    metrics_port: int = 0
+    ready_worker_seconds: int = 60
 
     @property
     def twilio_enabled(self) -> bool:
@@ -135,6 +141,15 @@ class Settings:
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_bot_token)
+
+    def secrets(self) -> list[Secret]:
+        """Every secret setting (logs hide their values wherever they turn up)."""
+        return [
+            self.twilio_auth_token,
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+            self.sandbox_auth_token,
+        ]
 
     @property
     def public_origin(self) -> str:
@@ -239,6 +254,11 @@ class Settings:
             header_timeout_seconds=r.number("HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds),
             body_timeout_seconds=r.number("BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            log_format=r.choice("LOG_FORMAT", cls.log_format, ("text", "json")),
+            metrics_port=r.integer("METRICS_PORT", cls.metrics_port, lo=0, hi=65535),
+            ready_worker_seconds=r.integer(
+                "READY_WORKER_SECONDS", cls.ready_worker_seconds, lo=0, hi=86400
+            ),
         )
         if settings.twilio_account_sid and not settings.twilio_auth_token:
             raise SettingsError(

@@ -43,7 +43,7 @@ from storage.models import (
     Person,
     RollupSnapshot,
 )
-from storage.outbox import Draft, address_for
+from storage.outbox import DROPPED, Draft, address_for
 from storage.roles import organisers as all_organisers
 from storage.rollup import (
     TOTALS_NOTE,
@@ -60,7 +60,6 @@ DIGEST_WINDOW = timedelta(hours=12)  # a day's digest is not sent later than thi
 SINCE = timedelta(hours=24)  # "since yesterday" for inbox replies and failed messages
 MAX_ROWS = 30  # institutions listed per action (the rest summed up in one line)
 FAILED = ("failed", "undelivered")
-DROPPED = ("too_late", "expired")  # error codes of rows dropped on purpose
 
 
 @dataclass

@@ -45,7 +45,7 @@ message never left and the row goes back to ``queued``. A channel that cannot te
 Bot API cannot list sent messages) leaves the row ``unknown`` for an organiser to decide: a
 missing reminder is better than a duplicate, and the row is visible (status ``unknown``).
 
-Logs show masked addresses only.
+Logs show ids (``extra=``: outbox_id, person_id, worker), never an address.
 """
 
 from __future__ import annotations
@@ -64,13 +64,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Channel, OutgoingMessage, SendResult, TransportError
 from bot.clock import Clock
+from bot.metrics import SEND_OUTCOMES, Metrics
 from config.settings import Settings
 from scheduler.quiet import next_allowed
 from scheduler.ratelimit import Limit, hold, limits_for, reserve
 from storage.db import Database
 from storage.models import DeliveryEvent, OutboxMessage, Person
 from storage.outbox import REACHES_OPTED_OUT
-from storage.people import apply_delivery_effect, mask_phone
+from storage.people import apply_delivery_effect
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class Sender:
         worker_id: str,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.channels = dict(channels)
@@ -154,6 +156,7 @@ class Sender:
         self.worker_id = worker_id
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self.metrics = metrics or Metrics()
         self._lease = timedelta(seconds=settings.send_lease_seconds)
         self._settle = timedelta(seconds=settings.reconcile_after_seconds)
         fastest = max(settings.sms_rate_per_second, settings.telegram_rate_per_second)
@@ -288,7 +291,12 @@ class Sender:
             if events:
                 await session.execute(insert(DeliveryEvent), events)
         if batch.claims:
-            log.debug("worker %s claimed %d rows", self.worker_id, len(batch.claims))
+            log.debug(
+                "worker %s claimed %d rows",
+                self.worker_id,
+                len(batch.claims),
+                extra={"worker": self.worker_id},
+            )
         return batch
 
     def _cancel_reason(
@@ -314,7 +322,7 @@ class Sender:
         row.updated_at = now
         events.append(_event(row.id, "cancel", "cancelled", now, error_code=reason))
         self.stats[reason] += 1
-        log.info("outbox %d to %s cancelled: %s", row.id, mask_phone(row.to_address), reason)
+        log.info("outbox %d cancelled: %s", row.id, reason, extra=_fields(row.id, row.person_id))
 
     async def _deliver(self, claim: Claim) -> Outcome:
         wait = (claim.slot - self.clock.now()).total_seconds()
@@ -329,7 +337,12 @@ class Sender:
         except TransportError as exc:
             return Outcome(claim, self.clock.now(), error=exc)
         except Exception as exc:  # a bug in a channel: treat the outcome as unknown
-            log.exception("outbox %d: channel %s raised", claim.id, claim.channel)
+            log.exception(
+                "outbox %d: channel %s raised",
+                claim.id,
+                claim.channel,
+                extra=_fields(claim.id, claim.person_id),
+            )
             error = TransportError(f"unexpected {type(exc).__name__}", code="bug", ambiguous=True)
             return Outcome(claim, self.clock.now(), error=error)
         return Outcome(claim, self.clock.now(), result=result)
@@ -345,17 +358,20 @@ class Sender:
         updates: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         effects: list[tuple[int, str, datetime]] = []
+        sends: list[tuple[str, str, str | None]] = []
         for o in outcomes:
             values = self._outcome_values(o, effects)
             updates.append(values)
             if o.started:
+                code = o.error.code if o.error else None
+                sends.append((o.claim.channel, SEND_OUTCOMES[values["b_status"]], code))
                 events.append(
                     _event(
                         o.claim.id,
                         "attempt",
                         values["b_status"],
                         o.at,
-                        error_code=o.error.code if o.error else None,
+                        error_code=code,
                         error_message=str(o.error) if o.error else None,
                         provider_id=o.result.provider_id if o.result else None,
                     )
@@ -396,6 +412,8 @@ class Sender:
                     keys = [x.key for x in limits if not x.per_recipient]
                     until = o.at + timedelta(seconds=o.error.retry_after)
                     await hold(session, keys, until, o.at)
+        for channel, outcome, code in sends:  # once the outcomes are on record
+            self.metrics.count_send(channel, outcome, code)
 
     def _outcome_values(
         self, o: Outcome, effects: list[tuple[int, str, datetime]]
@@ -416,7 +434,7 @@ class Sender:
             "b_lease_until": None,
             "b_at": o.at,
         }
-        to = mask_phone(c.to)
+        fields = _fields(c.id, c.person_id, self.worker_id)
         if not o.started:
             values.update(b_attempts=c.attempts - 1, b_provider=None)
             self.stats["released"] += 1
@@ -424,7 +442,7 @@ class Sender:
             status = o.result.status if o.result.status in ("sent", "delivered") else "sent"
             values.update(b_status=status, b_provider_id=o.result.provider_id, b_sent_at=o.at)
             self.stats[status] += 1
-            log.debug("outbox %d to %s %s: %s", c.id, to, status, o.result.provider_id)
+            log.debug("outbox %d %s: %s", c.id, status, o.result.provider_id, extra=fields)
         else:
             error = o.error
             assert error is not None
@@ -435,18 +453,24 @@ class Sender:
                     b_status="unknown", b_lease_owner=self.worker_id, b_lease_until=c.lease_until
                 )
                 self.stats["unknown"] += 1
-                log.warning("outbox %d to %s: outcome unknown (%s)", c.id, to, error)
+                log.warning("outbox %d: outcome unknown (%s)", c.id, error, extra=fields)
             elif error.permanent or c.attempts >= self.settings.send_max_attempts:
                 values.update(b_status="failed")
                 if error.permanent and error.effect and c.person_id is not None:
                     effects.append((c.person_id, error.effect, o.at))
                 self.stats["failed"] += 1
-                log.warning("outbox %d to %s failed: %s", c.id, to, error)
+                log.warning("outbox %d failed: %s", c.id, error, extra=fields)
             else:
                 delay = self.backoff(c.attempts, error.retry_after)
                 values.update(b_not_before=o.at + delay)
                 self.stats["retried"] += 1
-                log.info("outbox %d to %s: retry in %.0fs (%s)", c.id, to, delay.seconds, error)
+                log.info(
+                    "outbox %d: retry in %.0fs (%s)",
+                    c.id,
+                    delay.total_seconds(),
+                    error,
+                    extra=fields,
+                )
         return values
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> timedelta:
@@ -516,7 +540,12 @@ class Sender:
         try:
             found = await channel.find_sent(message, claimed_at - LOOKUP_SLACK)
         except TransportError as exc:
-            log.warning("outbox %d: cannot ask the provider yet (%s)", row.id, exc)
+            log.warning(
+                "outbox %d: cannot ask the provider yet (%s)",
+                row.id,
+                exc,
+                extra=_fields(row.id, row.person_id),
+            )
             return 0
         now = self.clock.now()
         async with self.db.session() as session:
@@ -544,12 +573,21 @@ class Sender:
                 }
                 event = _event(row.id, "reconcile", "sent", now, provider_id=provider_id)
                 self.stats["reconciled"] += 1
-                log.info("outbox %d to %s: provider has it (%s)", row.id, _mask(row), provider_id)
+                log.info(
+                    "outbox %d: provider has it (%s)",
+                    row.id,
+                    provider_id,
+                    extra=_fields(row.id, row.person_id),
+                )
             else:
                 values = {"status": "queued", "not_before": now, "error_code": None}
                 event = _event(row.id, "reconcile", "queued", now)
                 self.stats["requeued"] += 1
-                log.info("outbox %d to %s: provider never got it; queued", row.id, _mask(row))
+                log.info(
+                    "outbox %d: provider never got it; queued",
+                    row.id,
+                    extra=_fields(row.id, row.person_id),
+                )
             values.update(lease_owner=None, lease_until=None, updated_at=now)
             result = await session.execute(update(OutboxMessage).where(*guard).values(**values))
             if getattr(result, "rowcount", 1) == 0:
@@ -558,8 +596,14 @@ class Sender:
         return 1
 
 
-def _mask(row: OutboxMessage) -> str:
-    return mask_phone(row.to_address)
+def _fields(outbox_id: int, person_id: int | None, worker: str | None = None) -> dict[str, Any]:
+    """A log line's structured fields (bot/logs.py): ids, never the address."""
+    fields: dict[str, Any] = {"outbox_id": outbox_id}
+    if person_id is not None:
+        fields["person_id"] = person_id
+    if worker is not None:
+        fields["worker"] = worker
+    return fields
 
 
 def _event(
@@ -589,4 +633,9 @@ async def _apply_effect(session: AsyncSession, person_id: int, effect: str, at: 
     if person is None:
         return
     apply_delivery_effect(person, effect, at)
-    log.info("person %d updated from a provider error: %s", person_id, effect)
+    log.info(
+        "person %d updated from a provider error: %s",
+        person_id,
+        effect,
+        extra={"person_id": person_id},
+    )

@@ -16,6 +16,9 @@ Periodic work (reconciling unknown outcomes, and whatever the planner registers 
   one ``BEGIN IMMEDIATE`` transaction) and leadership is an exclusive ``flock`` on
   ``<database file>.leader``, released by the kernel when the holder dies.
 
+Every worker writes a heartbeat row every HEARTBEAT_SECONDS (storage/monitoring.py): /readyz
+and /metrics read them.
+
 Sending itself runs on every worker (on PostgreSQL, ``FOR UPDATE SKIP LOCKED`` shares the
 outbox). Nothing to be sent lives in APScheduler: a job missed while the process was down
 just runs at the next tick, and periodic jobs must be idempotent (the outbox's dedupe keys).
@@ -45,6 +48,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -55,15 +59,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.channels import Channel, build_sms_channel
 from bot.clock import Clock
+from bot.logs import cap_library_loggers
+from bot.metrics import Metrics
+from bot.monitoring import metrics_site
 from config.settings import Settings
 from scheduler.sender import Sender
 from storage.db import Database
 from storage.migrate import pending
+from storage.monitoring import beat, forget, prune
 
 log = logging.getLogger(__name__)
 
 # "turn": the one advisory lock key that makes a worker the leader.
 LEADER_LOCK_KEY = 0x7475726E
+# Every worker writes its heartbeat row this often (seconds); rows of workers not seen for
+# PRUNE_AFTER (they died without removing theirs) are deleted by the others.
+HEARTBEAT_SECONDS = 5.0
+PRUNE_AFTER = timedelta(hours=1)
 
 Job = Callable[[], Awaitable[object]]
 
@@ -87,12 +99,15 @@ class Worker:
         send_interval: float = 1.0,
         reconcile_interval: float = 30.0,
         drain_limit: int = 1000,
+        heartbeat_interval: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.db = db
         self.sender = sender
         self.settings = settings
         self.send_interval = send_interval
         self.drain_limit = drain_limit
+        self.heartbeat_interval = heartbeat_interval
+        self._host, self._pid = socket.gethostname(), os.getpid()
         self._jobs: dict[str, tuple[Job, Any]] = {}
         self._run_at_start: set[str] = set()
         self._in_flight: set[str] = set()  # one run of a job at a time
@@ -105,10 +120,12 @@ class Worker:
         self._lock_file: TextIO | None = None
         self._leader_lock = asyncio.Lock()
         self.add_periodic("reconcile", sender.reconcile, seconds=reconcile_interval)
-        # The executor logs every run at INFO: a line a second from the metronome.
-        apscheduler_log = logging.getLogger("apscheduler")
-        if apscheduler_log.level == logging.NOTSET:
-            apscheduler_log.setLevel(logging.WARNING)
+        # APScheduler's executor logs every run at INFO: a line a second from the metronome.
+        cap_library_loggers()
+
+    @property
+    def _log_fields(self) -> dict[str, str]:
+        return {"worker": self.sender.worker_id}
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -214,7 +231,7 @@ class Worker:
                 await conn.close()
                 return False
             self._lock_conn = conn
-            log.info("worker %s is now the leader", self.sender.worker_id)
+            log.info("worker %s is now the leader", self.sender.worker_id, extra=self._log_fields)
             return True
 
     def _flock(self) -> bool:
@@ -270,6 +287,12 @@ class Worker:
         self._scheduler.add_job(
             self._tick, IntervalTrigger(seconds=self.send_interval), id="send", name="send"
         )
+        self._scheduler.add_job(
+            self._heartbeat_job,
+            IntervalTrigger(seconds=self.heartbeat_interval),
+            id="heartbeat",
+            name="heartbeat",
+        )
         for name in self._jobs:
             self._schedule(name)
         self._scheduler.start()
@@ -277,10 +300,42 @@ class Worker:
             self._run_now(name)
         self._send_task = asyncio.create_task(self._send_loop(), name="turnout-send-loop")
         self.wake()
-        log.info("worker %s started", self.sender.worker_id)
+        log.info("worker %s started", self.sender.worker_id, extra=self._log_fields)
 
     async def _tick(self) -> None:
         self._wake.set()
+
+    # -- heartbeat ----------------------------------------------------------------------------
+
+    async def heartbeat(self) -> None:
+        """Write this worker's heartbeat row (with the sender's clock) and prune the rows of
+        workers long gone. Every worker does this, leader or not; a failure is logged, and the
+        next beat tries again."""
+        now = self.sender.clock.now()
+        try:
+            async with self.db.session() as session:
+                await beat(
+                    session,
+                    worker_id=self.sender.worker_id,
+                    host=self._host,
+                    pid=self._pid,
+                    leader=self.is_leader,
+                    now=now,
+                )
+                await prune(session, now - PRUNE_AFTER)
+        except Exception:
+            log.warning("heartbeat not written", exc_info=True, extra=self._log_fields)
+
+    async def _heartbeat_job(self) -> None:
+        if self._stopping:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            await self.heartbeat()
+        finally:
+            self._running.discard(task)
 
     async def _send_loop(self) -> None:
         while not self._stopping:
@@ -315,7 +370,12 @@ class Worker:
                 await asyncio.wait(late)
         async with self._leader_lock:
             await self._drop_lock()
-        log.info("worker %s stopped", self.sender.worker_id)
+        try:
+            async with self.db.session() as session:
+                await forget(session, self.sender.worker_id)
+        except Exception:
+            log.warning("heartbeat row not removed", exc_info=True, extra=self._log_fields)
+        log.info("worker %s stopped", self.sender.worker_id, extra=self._log_fields)
 
 
 @asynccontextmanager
@@ -327,11 +387,13 @@ async def worker_context(
     channels: Mapping[str, Channel] | None = None,
     worker_id: str | None = None,
     jobs: bool = False,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Worker]:
     """A started Worker for the life of the block. Builds the channels (SMS, and Telegram when
     its token is set) inside the running loop, as their clients need, unless ``channels`` are
     given, and closes what it built. ``jobs`` registers the standard periodic jobs
-    (scheduler/jobs.py: reminders, digests, listening)."""
+    (scheduler/jobs.py: reminders, digests, listening). The sender counts its sends in
+    ``metrics`` (the server's, or the worker process's own)."""
     own = channels is None
     built: dict[str, Channel] = {} if channels is None else dict(channels)
     if channels is None:
@@ -340,7 +402,9 @@ async def worker_context(
             from bot.channels.telegram import build_telegram_channel
 
             built["telegram"] = build_telegram_channel(settings, db, clock)
-    sender = Sender(db, built, clock, settings, worker_id=worker_id or default_worker_id())
+    sender = Sender(
+        db, built, clock, settings, worker_id=worker_id or default_worker_id(), metrics=metrics
+    )
     worker = Worker(db, sender, settings)
     if jobs:
         from scheduler.jobs import register_jobs
@@ -348,6 +412,7 @@ async def worker_context(
         register_jobs(worker, db, settings, clock)
     worker.start()
     try:
+        await worker.heartbeat()  # seen at once, not only at the first interval
         yield worker
     finally:
         await worker.stop()
@@ -359,8 +424,8 @@ async def worker_context(
 async def run_worker(
     db: Database, settings: Settings, *, clock: Clock, stop: asyncio.Event | None = None
 ) -> None:
-    """``turnout worker``: send and run periodic jobs until SIGINT/SIGTERM (or ``stop``). The
-    caller owns ``db``."""
+    """``turnout worker``: send and run periodic jobs until SIGINT/SIGTERM (or ``stop``),
+    serving /metrics on TURNOUT_METRICS_PORT when it is set. The caller owns ``db``."""
     if await pending(db.engine):
         raise RuntimeError("the database schema is out of date: run the migrations first")
     stop = stop or asyncio.Event()
@@ -368,7 +433,11 @@ async def run_worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with worker_context(db, settings, clock, jobs=True):
+        metrics = Metrics()
+        async with (
+            worker_context(db, settings, clock, jobs=True, metrics=metrics),
+            metrics_site(settings, db, clock, metrics),
+        ):
             await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

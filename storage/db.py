@@ -17,14 +17,16 @@ BUSY_TIMEOUT.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import event, exc, inspect
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -33,6 +35,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import make_transient_to_detached
+
+from storage.people import redact_phones
 
 BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for another one before giving up
 T = TypeVar("T")
@@ -89,12 +93,42 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         cargs, copts = engine.dialect.create_connect_args(engine.url)
         connect_args = (list(cargs), dict(copts))
         _configure_sqlite(engine)
-        return engine
-    if "poolclass" not in kwargs:
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    else:
+        if "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", 10)
+            kwargs.setdefault("max_overflow", 10)
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "handle_error", _hide_values_in_error)
+    return engine
+
+
+# PostgreSQL's "Failing row contains (...)": the whole row (names, numbers, message bodies).
+_FAILING_ROW = re.compile(r"(Failing row contains )\(.*\)", re.DOTALL)
+
+
+def _hide_values_in_error(context: ExceptionContext) -> None:
+    """``hide_parameters`` keeps bound values out of SQLAlchemy's own message, but the driver's
+    error, chained under it and printed in every traceback, can quote them too: PostgreSQL's
+    DETAIL ("Key (phone)=(+447700900123) already exists.", a not-null violation's whole row)
+    and some messages (invalid input for a type). Hide numbers and rows there, in place, before
+    the error goes anywhere."""
+    seen: set[int] = set()
+    exc: BaseException | None = context.original_exception
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if exc.args and any(isinstance(a, str) for a in exc.args):
+            exc.args = tuple(_hide(a) if isinstance(a, str) else a for a in exc.args)
+        for name in ("detail", "hint"):
+            value = getattr(exc, name, None)
+            if isinstance(value, str):
+                with suppress(AttributeError, TypeError):  # an immutable message class
+                    setattr(exc, name, _hide(value))
+        exc = exc.__cause__ or exc.__context__
+
+
+def _hide(text: str) -> str:
+    return redact_phones(_FAILING_ROW.sub(r"\1(hidden)", text))
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

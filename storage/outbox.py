@@ -41,6 +41,9 @@ STATUS_RANK = {
     "cancelled": 4,
 }
 FINAL_STATUSES = frozenset(s for s, rank in STATUS_RANK.items() if rank == 4)
+# Error codes of ``cancelled`` rows dropped on purpose: would have arrived too late (quiet
+# hours), or past their moment.
+DROPPED = ("too_late", "expired")
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from twilio.base.exceptions import TwilioRestException
 
 from bot.channels.twilio_sms import classify
-from bot.cli.common import LOG_FORMAT, RedactingFormatter
 from bot.clock import FakeClock
+from bot.logs import TextFormatter
 from config.messages import catalogue, placeholders, render
 from config.settings import LANGUAGES, Settings
 from storage.db import Database
@@ -181,7 +181,7 @@ async def test_numbers_in_names_never_reach_a_group(
 
 
 def test_the_log_format_hides_numbers_in_messages_and_tracebacks_not_the_time() -> None:
-    formatter = RedactingFormatter(LOG_FORMAT)
+    formatter = TextFormatter()
     try:
         raise ValueError("The 'To' number +44 7700 900123 is not valid")
     except ValueError:

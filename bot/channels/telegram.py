@@ -56,6 +56,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import OutgoingMessage, SendResult, TransportError
 from bot.clock import Clock
+from bot.logs import cap_library_loggers
 from config.settings import Settings
 from storage.db import Database
 from storage.models import OutboxAttachment, OutboxMessage, TelegramRsvpCard
@@ -97,15 +98,6 @@ def api_urls(settings: Settings) -> tuple[str, str] | None:
         return None
     base = settings.telegram_api_url.rstrip("/")
     return f"{base}/bot", f"{base}/file/bot"
-
-
-def quiet_library_loggers() -> None:
-    """python-telegram-bot logs its API URL (which carries the token) and whole requests and
-    updates (names, shared phone numbers) at DEBUG: never below INFO, whatever the log level."""
-    for name in ("telegram", "httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.INFO:
-            logger.setLevel(logging.INFO if name == "telegram" else logging.WARNING)
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -266,7 +258,7 @@ class TelegramChannel:
 
 def build_telegram_channel(settings: Settings, db: Database, clock: Clock) -> TelegramChannel:
     """The channel the sender uses for outbox rows on ``telegram``."""
-    quiet_library_loggers()
+    cap_library_loggers()
     # Timeouts well inside the sender's lease margin (scheduler.sender.CALL_MARGIN).
     requests = (
         HTTPXRequest(connection_pool_size=8, read_timeout=10.0, write_timeout=10.0),

@@ -26,6 +26,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from bot.channels.base import OutgoingMessage, SendResult, TransportError
+from bot.logs import cap_library_loggers
 from storage.people import redact_phones
 
 TWILIO_API = "https://api.twilio.com"
@@ -85,6 +86,8 @@ class TwilioSms:
         api_url: str = "",
         timeout: float = 15.0,
     ) -> None:
+        # The library logs every request's URL and query parameters (a number) at INFO.
+        cap_library_loggers()
         # Must be created inside a running event loop (the aiohttp session binds to it).
         http = _HttpClient(api_url, timeout=timeout)
         self._http = http

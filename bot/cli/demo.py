@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import cli
-from bot.cli.common import run, setup_logging
+from bot.cli.common import run
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.cli.server import serve_until_stopped
+from bot.logs import setup_logging
 from bot.web.auth import sign_in_link
 from config.settings import Settings
 from storage import actions as store
@@ -117,7 +118,7 @@ async def demo(rt: Runtime, no_serve: bool) -> None:
     invited), print a sign-in link to the organiser console for its organiser, then serve.
     Safe to run again: the data is created once (a new link is printed each time)."""
     settings = rt.settings
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     db: Database = await rt.open_db()
     async with db.session() as session:
         created = await seed(session, settings, rt.clock.now())

@@ -10,10 +10,11 @@ import click
 from aiohttp import web
 
 from bot.app import Extension, create_app, server_options
-from bot.app_keys import CLOCK, DB, OUTBOX_WAKERS, SETTINGS
+from bot.app_keys import CLOCK, DB, METRICS, OUTBOX_WAKERS, SETTINGS
 from bot.cli import cli
-from bot.cli.common import run, setup_logging
+from bot.cli.common import run
 from bot.cli.runtime import Runtime, pass_runtime
+from bot.logs import setup_logging
 from bot.telegram.extension import telegram_extensions
 from config.messages import format_when
 from config.settings import Settings
@@ -30,7 +31,7 @@ from storage.migrate import upgrade
 async def serve(rt: Runtime, host: str | None, port: int | None) -> None:
     """Run the web server: Twilio and Telegram webhooks, /healthz (and the worker in-process
     unless TURNOUT_RUN_WORKER_IN_SERVER=false)."""
-    setup_logging(rt.settings.log_level)
+    setup_logging(rt.settings)
     db = await rt.open_db()
     await serve_until_stopped(rt, db, host=host, port=port)
 
@@ -87,7 +88,9 @@ def server_extensions(settings: Settings) -> list[Extension]:
 
 
 async def in_process_worker(app: web.Application) -> AsyncIterator[None]:
-    async with worker_context(app[DB], app[SETTINGS], app[CLOCK], jobs=True) as worker:
+    async with worker_context(
+        app[DB], app[SETTINGS], app[CLOCK], jobs=True, metrics=app[METRICS]
+    ) as worker:
         app[OUTBOX_WAKERS].append(worker.wake)
         yield
         app[OUTBOX_WAKERS].remove(worker.wake)
@@ -102,7 +105,7 @@ async def worker(rt: Runtime) -> None:
     On PostgreSQL run as many as you like: they share the outbox (FOR UPDATE SKIP LOCKED) and
     elect one leader for planning. On SQLite run one (or let `turnout serve` run it)."""
     settings = rt.settings
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     # Migrates the embedded SQLite default, as serve does; PostgreSQL must be upgraded on purpose.
     db = await rt.open_db()
     click.echo(f"turnout worker: SMS via {settings.sms_provider}; Ctrl-C to stop")

@@ -16,11 +16,12 @@ import click
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.channels.telegram import api_urls, quiet_library_loggers
+from bot.channels.telegram import api_urls
 from bot.cli import cli
-from bot.cli.common import run, setup_logging
+from bot.cli.common import run
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.inbound import InboundPipeline
+from bot.logs import cap_library_loggers, setup_logging
 from bot.telegram.extension import telegram_extension
 from bot.telegram.menu import SCOPES, commands
 from bot.telegram.service import ALLOWED_UPDATES, TelegramService
@@ -44,7 +45,7 @@ def _require_telegram(settings: Settings, *, secret: bool = True) -> None:
 
 
 def _bot(settings: Settings) -> Bot:
-    quiet_library_loggers()
+    cap_library_loggers()
     urls = api_urls(settings)
     if urls is None:
         return Bot(settings.telegram_bot_token.get())
@@ -171,7 +172,7 @@ async def poll(rt: Runtime) -> None:
     webhook). Replies are queued; run `turnout serve` or `turnout worker` to send them."""
     settings = rt.settings
     _require_telegram(settings, secret=False)
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     db = await rt.open_db()
     clock = rt.clock
     service = TelegramService(db, settings, clock, InboundPipeline(db, settings, clock))

@@ -20,9 +20,10 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, BaseHandler, ContextTypes
 
-from bot.channels.telegram import api_urls, quiet_library_loggers
+from bot.channels.telegram import api_urls
 from bot.clock import Clock
 from bot.inbound import InboundPipeline
+from bot.logs import cap_library_loggers
 from bot.telegram.turn import Turn, is_group_chat
 from config.settings import Settings
 from storage.db import Database
@@ -59,7 +60,7 @@ class TelegramService:
         self.settings = settings
         self.clock = clock
         self.pipeline = pipeline
-        quiet_library_loggers()
+        cap_library_loggers()
         self.application = build_application(settings, self)
         self.ready = False
         self._answers: dict[int, dict[str, Any] | None] = {}

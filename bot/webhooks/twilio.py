@@ -26,7 +26,7 @@ from bot.inbound import IncomingText
 from bot.webhooks.edge import INT32, ascii_int, identifier, read_form, refuse, single
 from storage.models import DeliveryEvent, OutboxMessage, Person
 from storage.outbox import STATUS_RANK
-from storage.people import BadPhone, apply_delivery_effect, mask_phone, normalise_phone
+from storage.people import BadPhone, apply_delivery_effect, normalise_phone
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +150,10 @@ async def status(request: web.Request) -> web.Response:
                 if person is not None:
                     apply_delivery_effect(person, PERMANENT[int(error_code)], now)
                     log.info(
-                        "person %s (%s): error %s from carrier",
+                        "person %s: error %s from carrier",
                         person.id,
-                        mask_phone(person.phone),
                         error_code,
+                        extra={"outbox_id": row.id, "person_id": person.id},
                     )
     return _text(200, "ok")
 

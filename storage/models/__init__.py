@@ -46,6 +46,7 @@ from storage.models.telegram import (
     TelegramRsvpCard,
     TelegramUpdate,
 )
+from storage.models.workers import WorkerHeartbeat
 
 __all__ = [
     "ACTION_KINDS",
@@ -93,4 +94,5 @@ __all__ = [
     "TelegramRsvpCard",
     "TelegramUpdate",
     "UTCDateTime",
+    "WorkerHeartbeat",
 ]

@@ -237,7 +237,13 @@ class OutboxMessage(Base):
     """Every message we send: written here first, then sent by the sender (scheduler/)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "priority", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "priority", "not_before"),
+        # /metrics counts rows by status and channel: the live ones (queued, sending, unknown),
+        # and the settled ones of the last day only (updated_at), so a scrape reads what is
+        # current, never the whole history (storage/monitoring.py).
+        Index("ix_outbox_status_channel", "status", "channel", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Unique: planning the same message twice can never send it twice.

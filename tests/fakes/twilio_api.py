@@ -43,7 +43,7 @@ API_VERSION = "2010-04-01"
 
 ERRORS = {
     21610: "Attempt to send to unsubscribed recipient",
-    21211: "Invalid 'To' Phone Number",
+    21211: "The 'To' number {to} is not a valid phone number.",  # Twilio quotes the number
     21614: "'To' number is not a valid mobile number",
     20429: "Too Many Requests",
     20500: "Internal Server Error",
@@ -202,7 +202,7 @@ class FakeTwilioApi(LoopbackServer):
         status = {"429": 429, "500": 500}.get(failure.kind, failure.status)
         code = failure.code or {429: 20429, 500: 20500}.get(status, 21211)
         self._record(request, form, True, status)
-        return _error(status, code)
+        return _error(status, code, to=form.get("To", ""))
 
     def _draw(self) -> Failure | None:
         f = self.failures
@@ -311,11 +311,11 @@ class FakeTwilioApi(LoopbackServer):
         return web.json_response({"ok": True})
 
 
-def _error(status: int, code: int) -> web.Response:
+def _error(status: int, code: int, *, to: str = "") -> web.Response:
     return web.json_response(
         {
             "code": code,
-            "message": ERRORS.get(code, "Error"),
+            "message": ERRORS.get(code, "Error").format(to=to),
             "more_info": f"https://www.twilio.com/docs/errors/{code}",
             "status": status,
         },
