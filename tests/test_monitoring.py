@@ -255,7 +255,7 @@ async def test_a_separate_worker_serves_its_own_metrics_on_the_metrics_port(
     settings = make_settings(db_url, METRICS_PORT=str(port))
     settings = dataclasses.replace(settings, twilio_account_sid="", twilio_from="")
     stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(settings, clock=clock, stop=stop))
+    task = asyncio.create_task(run_worker(db, settings, clock=clock, stop=stop))
     url = f"http://127.0.0.1:{port}/metrics"
     seen: list[Samples] = []
     try:
