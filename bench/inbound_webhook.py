@@ -390,8 +390,8 @@ def serve(role: str, url: str, profile: str) -> None:
 async def _serve(role: str, url: str) -> None:
     if role == "app":
         from bot.app import create_app
-        from bot.clock import SystemClock
-        from bot.logs import setup_logging
+        from config.clock import SystemClock
+        from config.logs import setup_logging
 
         settings = Settings.from_env(
             {"TURNOUT_DATABASE_URL": url, "TURNOUT_PUBLIC_URL": PUBLIC_URL}, env_file=None
@@ -594,8 +594,8 @@ def timed_steps(totals: dict[str, float]) -> Iterator[None]:
 async def breakdown(url: str, count: int, seed_value: int) -> tuple[dict[str, float], float]:
     """Microseconds per message by step, and CPU microseconds per message, for ``count``
     messages of the mix through InboundPipeline.receive, one at a time."""
-    from bot.clock import SystemClock
     from bot.inbound import InboundPipeline, IncomingText
+    from config.clock import SystemClock
 
     settings = Settings.from_env({"TURNOUT_DATABASE_URL": url}, env_file=None)
     db = Database.from_url(url)
@@ -625,7 +625,7 @@ def http_side(count: int = 2000) -> dict[str, float]:
     from twilio.request_validator import RequestValidator
     from twilio.twiml.messaging_response import MessagingResponse
 
-    from storage.people import normalise_phone
+    from config.phones import normalise_phone
 
     form = inbound_form("SM" + "0" * 32, phone(1), "YES 2")
     raw = encode(form).decode()

@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.clock import SystemClock  # noqa: E402
+from config.clock import SystemClock  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402

@@ -18,12 +18,12 @@ from sqlalchemy import text
 
 from bot import monitoring
 from bot.app_keys import CLOCK, DB, METRICS, OUTBOX_WAKERS, PIPELINE, SETTINGS
-from bot.clock import Clock
 from bot.inbound import InboundPipeline
-from bot.metrics import Metrics
 from bot.telegram import webhook as telegram
 from bot.web.console import install as install_console
 from bot.webhooks import twilio
+from config.clock import Clock
+from config.metrics import Metrics
 from config.settings import Settings
 from storage.db import Database, is_unavailable
 

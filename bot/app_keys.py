@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from bot.clock import Clock
 from bot.inbound import InboundPipeline
-from bot.metrics import Metrics
+from config.clock import Clock
+from config.metrics import Metrics
 from config.settings import Settings
 from storage.db import Database
 

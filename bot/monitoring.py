@@ -27,14 +27,23 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from bot.app_keys import CLOCK, DB, METRICS, SETTINGS
-from bot.clock import Clock
-from bot.metrics import Metrics
+from config.clock import Clock
+from config.metrics import Metrics
 from config.settings import Settings
 from storage.db import Database
 from storage.migrate import database_heads, script_heads
-from storage.monitoring import last_heartbeat
+from storage.monitoring import (
+    CHANNELS,
+    LIVE,
+    SETTLED,
+    OutboxState,
+    last_heartbeat,
+    outbox_state,
+)
+from storage.outbox import DROPPED
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +56,80 @@ OK, NOT_CHECKED = "ok", "not checked"
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body, content_type = await request.app[METRICS].exposition(
-        request.app[DB], request.app[CLOCK].now(), request.headers.get("Accept", "")
+    # The database state is read first, then everything is rendered at once.
+    families = await read_gauges(request.app[DB], request.app[CLOCK].now())
+    body, content_type = request.app[METRICS].exposition(
+        families, request.headers.get("Accept", "")
     )
     return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def read_gauges(db: Database, now: datetime) -> list[Metric]:
+    """The gauges of one scrape, read from the database (storage/monitoring.py); when it cannot
+    be read, only ``turnout_database_up`` 0 (the counters are served all the same)."""
+    state: OutboxState | None
+    try:
+        async with db.session() as session:
+            state = await outbox_state(session, now)
+    except Exception:
+        log.warning("metrics: the database could not be read", exc_info=True)
+        state = None
+    return gauges(state)
+
+
+def gauges(state: OutboxState | None) -> list[Metric]:
+    """The gauge families for ``state`` (None: the database did not answer)."""
+    up = GaugeMetricFamily(
+        "turnout_database_up", "1 when the database answered the last scrape, else 0."
+    )
+    up.add_metric([], 0 if state is None else 1)
+    families: list[Metric] = [up]
+    if state is None:
+        return families
+    live = GaugeMetricFamily(
+        "turnout_outbox_messages",
+        "Outbox rows waiting or in flight, by status and channel.",
+        labels=["status", "channel"],
+    )
+    recent = GaugeMetricFamily(
+        "turnout_outbox_recent_messages",
+        "Outbox rows that reached a settled status in the last 24 hours.",
+        labels=["status", "channel"],
+    )
+    dropped = GaugeMetricFamily(
+        "turnout_outbox_dropped_messages",
+        "Messages dropped on purpose in the last 24 hours (too_late, expired).",
+        labels=["reason", "channel"],
+    )
+    for channel in CHANNELS:
+        for status in LIVE:
+            live.add_metric([status, channel], state.live.get((status, channel), 0))
+        for status in SETTLED:
+            recent.add_metric([status, channel], state.recent.get((status, channel), 0))
+        for reason in DROPPED:
+            dropped.add_metric([reason, channel], state.dropped.get((reason, channel), 0))
+    families += [live, recent, dropped]
+    oldest = GaugeMetricFamily(
+        "turnout_outbox_oldest_due_seconds",
+        "Seconds the oldest due outbox row has been waiting (0 when none is due).",
+    )
+    waited = (state.now - state.oldest_due).total_seconds() if state.oldest_due else 0.0
+    oldest.add_metric([], max(waited, 0.0))
+    families.append(oldest)
+    seen = GaugeMetricFamily(
+        "turnout_worker_last_seen_seconds",
+        "Seconds since each worker's last heartbeat.",
+        labels=["worker"],
+    )
+    leader = GaugeMetricFamily(
+        "turnout_worker_leader", "1 for the worker leading periodic jobs.", labels=["worker"]
+    )
+    for worker in state.workers:
+        ago = (state.now - worker.last_seen).total_seconds()
+        seen.add_metric([worker.worker_id], max(ago, 0.0))
+        leader.add_metric([worker.worker_id], 1 if worker.leader else 0)
+    families += [seen, leader]
+    return families
 
 
 @web.middleware

@@ -95,7 +95,7 @@ class Settings:
     listening_join_seconds: int = 15
     run_worker_in_server: bool = True
     # TURNOUT_NOW: the server, the worker and every command start their clock at this moment and
-    # let it run from there (bot/clock.py: RunningClock), e.g. to try the sandbox by day at
+    # let it run from there (config/clock.py: RunningClock), e.g. to try the sandbox by day at
     # night. Unset (None): the system clock.
     now: datetime | None = None
     # The organiser console (bot/web/): a sign-in code lasts this many minutes, an operator's
@@ -117,7 +117,7 @@ class Settings:
     body_timeout_seconds: float = 15.0
     sandbox_auth_token: Secret = field(default_factory=lambda: Secret("sandbox-auth-token"))
     log_level: str = "INFO"
-    # Log lines as text or JSON (bot/logs.py); the port a separate ``turnout worker`` serves
+    # Log lines as text or JSON (config/logs.py); the port a separate ``turnout worker`` serves
     # /metrics on (0: none; ``turnout serve`` serves /metrics on its own port); how recent a
     # worker's heartbeat must be for /readyz to answer 200 (0: not checked).
     log_format: str = "text"

@@ -3,7 +3,7 @@ so a missed or repeated run sends nothing twice: the outbox's dedupe keys see to
 
 from __future__ import annotations
 
-from bot.clock import Clock
+from config.clock import Clock
 from config.settings import Settings
 from scheduler.digest import plan_digests
 from scheduler.listening import listening_job

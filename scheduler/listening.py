@@ -29,7 +29,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.clock import Clock
+from config.clock import Clock
 from config.messages import format_when
 from config.settings import Settings
 from scheduler.quiet import next_allowed

@@ -63,8 +63,8 @@ from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Channel, OutgoingMessage, SendResult, TransportError
-from bot.clock import Clock
-from bot.metrics import SEND_OUTCOMES, Metrics
+from config.clock import Clock
+from config.metrics import SEND_OUTCOMES, Metrics
 from config.settings import Settings
 from scheduler.quiet import next_allowed
 from scheduler.ratelimit import Limit, hold, limits_for, reserve
@@ -597,7 +597,7 @@ class Sender:
 
 
 def _fields(outbox_id: int, person_id: int | None, worker: str | None = None) -> dict[str, Any]:
-    """A log line's structured fields (bot/logs.py): ids, never the address."""
+    """A log line's structured fields (config/logs.py): ids, never the address."""
     fields: dict[str, Any] = {"outbox_id": outbox_id}
     if person_id is not None:
         fields["person_id"] = person_id

@@ -23,7 +23,7 @@ Sending itself runs on every worker (on PostgreSQL, ``FOR UPDATE SKIP LOCKED`` s
 outbox). Nothing to be sent lives in APScheduler: a job missed while the process was down
 just runs at the next tick, and periodic jobs must be idempotent (the outbox's dedupe keys).
 
-Time: the sender, the planner and every job read ``clock`` (bot/clock.py), never the wall clock.
+Time: the sender, the planner and every job read ``clock`` (config/clock.py), never the wall clock.
 APScheduler keeps its own wall-clock time, but only to space the ticks and the intervals apart;
 a job that runs at start is started by the worker itself, not given a wall-clock first run.
 
@@ -58,10 +58,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.channels import Channel, build_sms_channel
-from bot.clock import Clock
-from bot.logs import cap_library_loggers
-from bot.metrics import Metrics
 from bot.monitoring import metrics_site
+from config.clock import Clock
+from config.logs import cap_library_loggers
+from config.metrics import Metrics
 from config.settings import Settings
 from scheduler.sender import Sender
 from storage.db import Database

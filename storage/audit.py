@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from config.phones import redact_phones
 from storage.models import AUDIT_VIA, AuditEntry, Person
-from storage.people import redact_phones
 
 MAX_DETAIL_TEXT = 64  # a channel, an outcome, a slug: never free text
 

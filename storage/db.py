@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import make_transient_to_detached
 
-from storage.people import redact_phones
+from config.phones import redact_phones
 
 BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for another one before giving up
 T = TypeVar("T")

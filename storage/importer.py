@@ -51,11 +51,12 @@ import phonenumbers
 from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from config.phones import BadPhone, normalise_phone
 from config.settings import LANGUAGES, Settings
 from storage.db import Database
 from storage.institutions import institution_key
 from storage.models import INSTITUTION_KINDS, ROLES, Institution, Membership, Person
-from storage.people import BadPhone, new_person, normalise_phone
+from storage.people import new_person
 
 REQUIRED = ("name", "phone")
 COLUMNS = (*REQUIRED, "institution", "role", "language", "timezone", "institution_type")

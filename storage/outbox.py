@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.segments import count_segments
 from config.messages import INTRODUCES, render
+from config.segments import count_segments
 from storage.db import as_loaded, every_column
 from storage.models import OutboxMessage, Person
 

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot.app import create_app
-from bot.clock import FakeClock, SystemClock
+from config.clock import FakeClock, SystemClock
 from config.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade

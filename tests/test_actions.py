@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.actions import ActionError, cancel, create_action, invite, reschedule
 from storage.db import Database

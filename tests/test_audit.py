@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, text, update
 from sqlalchemy.exc import DBAPIError
 
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from storage.audit import Actor, entries, record
 from storage.db import Database
 from storage.models import AuditEntry, Person

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from bot.cli import actions, cli, demo, messages, people, server  # noqa: F401  (registers commands)
 from bot.cli.runtime import Runtime
-from bot.clock import FakeClock
+from config.clock import FakeClock
 
 DATA = Path(__file__).parent / "data"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FakeClock, RunningClock, SystemClock, clock_at
+from config.clock import FakeClock, RunningClock, SystemClock, clock_at
 from scheduler.quiet import in_quiet_hours
 from tests.conftest import T0
 
@@ -36,15 +36,15 @@ def _lines(*folders: str) -> Iterator[tuple[str, int, str]]:
                 yield name, number, line
 
 
-def test_project_code_reads_the_wall_clock_only_in_bot_clock() -> None:
+def test_project_code_reads_the_wall_clock_only_in_config_clock() -> None:
     found = [
         (name, f"{number}: {line.strip()}")
         for name, number, line in _lines(*PROJECT)
         if WALL_CLOCK.search(line)
     ]
-    elsewhere = [hit for hit in found if hit[0] != "bot/clock.py"]
-    assert elsewhere == [], "read the time through the Clock passed in (bot/clock.py)"
-    assert {name for name, _ in found} == {"bot/clock.py"}  # the scan does see reads
+    elsewhere = [hit for hit in found if hit[0] != "config/clock.py"]
+    assert elsewhere == [], "read the time through the Clock passed in (config/clock.py)"
+    assert {name for name, _ in found} == {"config/clock.py"}  # the scan does see reads
 
 
 def test_cli_commands_get_settings_database_and_clock_from_their_runtime() -> None:
@@ -79,7 +79,7 @@ def test_a_fake_clock_stands_still_until_moved() -> None:
 GUARDED = """
 import pytest
 
-from bot.clock import clock_at
+from config.clock import clock_at
 
 
 def test_reads_the_wall_clock():

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 
 from bot.app import create_app
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from tests import factories as f

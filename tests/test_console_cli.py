@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import cli, demo, organisers  # noqa: F401  (registers commands)
 from bot.cli.runtime import Runtime
-from bot.clock import RunningClock
 from bot.web import auth
+from config.clock import RunningClock
 from storage.audit import entries
 from storage.console import Policy, open_session
 from storage.db import Database

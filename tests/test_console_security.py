@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import ConsoleSession

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.audit import entries
 from storage.db import Database

@@ -13,8 +13,8 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot.clock import FakeClock
 from bot.web.keys import HUB
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import Invitation, RsvpEvent

@@ -33,7 +33,7 @@ from bot.cli import (  # noqa: F401  (registers every command, as `turnout` does
     telegram,
 )
 from bot.cli.runtime import Runtime
-from bot.clock import RunningClock
+from config.clock import RunningClock
 from tests.conftest import T0
 from tests.fakes import telegram_api
 

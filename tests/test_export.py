@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.cli import listening as _listening  # noqa: F401  (registers the group)
 from bot.cli.runtime import Runtime
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from storage.db import Database
 from storage.export import FORMULA_START, CsvExport, safe_cell
 from storage.listening import create_campaign, record_answer

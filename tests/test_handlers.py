@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import handlers
-from bot.clock import FakeClock
 from bot.handlers.grammar import Rsvp
 from bot.inbound import InboundPipeline, InboundResult, IncomingText
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import (

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import FakeClock
 from bot.inbound import InboundPipeline, IncomingText
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import InboundMessage, Person

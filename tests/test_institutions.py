@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from bot.cli import actions, cli, people  # noqa: F401  (registers commands)
 from bot.cli.runtime import Runtime
-from bot.clock import FakeClock, RunningClock
 from bot.inbound import InboundPipeline, IncomingText
+from config.clock import FakeClock, RunningClock
 from config.settings import Settings
 from storage.db import Database
 from storage.institutions import institution_key, match_institution

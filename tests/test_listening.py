@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, func, select
 
-from bot.clock import FakeClock
 from bot.inbound import InboundPipeline, InboundResult, IncomingText
+from config.clock import FakeClock
 from config.settings import Settings
 from scheduler.listening import run_due, send_campaign
 from storage.db import Database

@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 from bot.cli import cli
 from bot.cli import listening as _listening  # noqa: F401  (registers the group)
 from bot.cli.runtime import Runtime
-from bot.clock import FakeClock
 from bot.inbound import InboundPipeline, IncomingText
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from tests import factories as f

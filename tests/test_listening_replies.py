@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FakeClock
 from bot.inbound import InboundPipeline, InboundResult, IncomingText
+from config.clock import FakeClock
 from config.settings import Settings
 from scheduler.listening import invite_theme, report_back, run_due, send_campaign
 from storage.db import Database

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.segments import count_segments, is_gsm7
 from config.messages import RESIDENT_FACING, catalogue, placeholders, render
+from config.segments import count_segments, is_gsm7
 from config.settings import LANGUAGES
 from storage.listening_themes import (
     Matcher,

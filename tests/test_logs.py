@@ -23,8 +23,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.channels.twilio_sms import TwilioSms
-from bot.clock import FakeClock
-from bot.logs import LIBRARY_CAPS, TurnoutHandler, setup_logging
+from config.clock import FakeClock
+from config.logs import LIBRARY_CAPS, TurnoutHandler, setup_logging
 from config.settings import Secret, Settings
 from storage.actions import get_action, invite
 from storage.db import Database

@@ -21,7 +21,7 @@ from bot.app import create_app
 from bot.app_keys import METRICS, wake_outbox
 from bot.channels.twilio_sms import TwilioSms
 from bot.cli.server import server_extensions
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from config.settings import Settings, SettingsError
 from scheduler.sender import Sender
 from scheduler.worker import run_worker, worker_context

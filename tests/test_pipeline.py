@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.clock import FakeClock
 from bot.inbound import InboundPipeline, IncomingText
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import InboundMessage, Invitation, OutboxMessage, Person, RsvpEvent

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select
 
 import scheduler.planner as planner
-from bot.clock import FakeClock
 from bot.inbound import InboundPipeline, IncomingText
+from config.clock import FakeClock
 from config.settings import Settings
 from scheduler.planner import plan
 from scheduler.reminders import ladder_schedule, set_step

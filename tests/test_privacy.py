@@ -13,13 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from twilio.base.exceptions import TwilioRestException
 
 from bot.channels.twilio_sms import classify
-from bot.clock import FakeClock
-from bot.logs import TextFormatter
+from config.clock import FakeClock
+from config.logs import TextFormatter
 from config.messages import catalogue, placeholders, render
+from config.phones import HIDDEN, find_phone, mask_phone, redact_phones
 from config.settings import LANGUAGES, Settings
 from storage.db import Database
 from storage.models import Institution, Person
-from storage.people import HIDDEN, find_phone, mask_phone, redact_phones
 from tests import factories as f
 from tests.fakes.telegram_updates import Harness, harness
 from tests.fakes.telegram_world import GROUP_A, GROUP_B, build_world

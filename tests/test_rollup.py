@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.cli.actions import rollup_table
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from storage.commitments import set_commitment
 from storage.db import Database
 from storage.models import Attendance, Headcount, Membership

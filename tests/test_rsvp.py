@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FakeClock
 from bot.inbound import InboundPipeline, InboundResult, IncomingText
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import Action, InboundMessage, Invitation, RsvpEvent

@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FakeClock
 from bot.inbound import InboundPipeline, InboundResult, IncomingText
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.listening import create_campaign, get_contact, record_answer, set_consent

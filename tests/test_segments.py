@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.segments import count_segments, is_gsm7
+from config.segments import count_segments, is_gsm7
 
 EMOJI = "😀"  # outside the Basic Multilingual Plane: two UTF-16 units
 POLISH = "ą"  # one UTF-16 unit, not in GSM-7

@@ -14,8 +14,8 @@ from sqlalchemy import func, select, update
 from bot.channels import Channel, build_sms_channel
 from bot.channels.base import OutgoingMessage, SendResult, TransportError
 from bot.channels.twilio_sms import TwilioSms
-from bot.clock import FakeClock
 from bot.inbound import InboundPipeline, IncomingText
+from config.clock import FakeClock
 from config.settings import Settings
 from scheduler.ratelimit import Limit, reserve
 from scheduler.sender import Sender

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.app_keys import OUTBOX_WAKERS, wake_outbox
 from bot.cli.server import server_extensions
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import OutboxMessage

@@ -16,7 +16,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import OutgoingMessage, TransportError
 from bot.channels.telegram import build_telegram_channel, classify
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import OutboxMessage, Person, TelegramGroup, TelegramRsvpCard

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from bot.cli import cli
 from bot.cli import telegram as _telegram  # noqa: F401  (registers the group)
 from bot.cli.runtime import Runtime
-from bot.clock import FakeClock
 from bot.telegram.service import ALLOWED_UPDATES
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import OutboxMessage, TelegramLinkCode, TelegramUpdate

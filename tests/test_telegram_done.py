@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import Commitment, Invitation, Person, TelegramGroup, TelegramRsvpCard

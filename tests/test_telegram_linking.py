@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels.segments import count_segments, is_gsm7
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from config.messages import render
+from config.segments import count_segments, is_gsm7
 from config.settings import Settings
 from storage.db import Database
 from storage.models import (

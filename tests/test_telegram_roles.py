@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import Commitment, Headcount, OutboxMessage, TelegramRsvpCard

@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.clock import FakeClock
 from bot.telegram.extension import telegram_extension
 from bot.telegram.service import TelegramConfigError
 from bot.telegram.webhook import PATH, SECRET_HEADER
+from config.clock import FakeClock
 from config.settings import Secret, Settings
 from storage.db import Database
 from storage.models import InboundMessage, OutboxMessage, TelegramUpdate

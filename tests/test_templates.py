@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.channels.segments import count_segments, is_gsm7
 from bot.handlers.grammar import Other, parse
 from config.messages import (
     INTRODUCES,
@@ -18,6 +17,7 @@ from config.messages import (
     placeholders,
     render,
 )
+from config.segments import count_segments, is_gsm7
 from config.settings import LANGUAGES
 
 ENGLISH = catalogue("en").templates

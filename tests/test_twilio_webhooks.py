@@ -12,7 +12,7 @@ from multidict import MultiDict
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import DeliveryEvent, InboundMessage, Invitation, OutboxMessage, Person

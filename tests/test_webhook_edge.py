@@ -17,10 +17,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import exc, func, select
 
 from bot.app import create_app, server_options
-from bot.clock import FakeClock
 from bot.telegram.extension import telegram_extension
 from bot.telegram.webhook import PATH as TELEGRAM
 from bot.telegram.webhook import SECRET_HEADER
+from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database, is_unavailable
 from storage.models import InboundMessage, Invitation, OutboxMessage, Person, TelegramUpdate

@@ -30,15 +30,15 @@ from twilio.request_validator import RequestValidator
 from yarl import URL
 
 from bot.app import create_app
-from bot.clock import FakeClock
 from bot.telegram.extension import telegram_extension
 from bot.telegram.webhook import PATH as TELEGRAM
 from bot.telegram.webhook import SECRET_HEADER
 from bot.webhooks.twilio import TWILIO_STATUS
+from config.clock import FakeClock
+from config.phones import BadPhone, normalise_phone
 from config.settings import Settings
 from storage.db import Database
 from storage.models import InboundMessage, TelegramUpdate
-from storage.people import BadPhone, normalise_phone
 from tests import factories as f
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.telegram_updates import SECRET, Updates, group, private, telegram_settings, user

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, insert, select, text
 
 from bot.channels import build_sms_channel
-from bot.clock import FakeClock, RunningClock
+from config.clock import FakeClock, RunningClock
 from config.settings import Settings
 from scheduler.worker import LEADER_LOCK_KEY, Worker, run_worker, worker_context
 from storage.db import Database

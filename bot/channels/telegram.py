@@ -55,8 +55,8 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import OutgoingMessage, SendResult, TransportError
-from bot.clock import Clock
-from bot.logs import cap_library_loggers
+from config.clock import Clock
+from config.logs import cap_library_loggers
 from config.settings import Settings
 from storage.db import Database
 from storage.models import OutboxAttachment, OutboxMessage, TelegramRsvpCard

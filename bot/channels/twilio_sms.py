@@ -26,8 +26,8 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from bot.channels.base import OutgoingMessage, SendResult, TransportError
-from bot.logs import cap_library_loggers
-from storage.people import redact_phones
+from config.logs import cap_library_loggers
+from config.phones import redact_phones
 
 TWILIO_API = "https://api.twilio.com"
 

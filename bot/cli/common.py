@@ -1,5 +1,5 @@
 """What every CLI command shares besides its runtime (bot/cli/runtime.py: settings, database,
-clock): the event loop and table printing. Logging is bot/logs.py."""
+clock): the event loop and table printing. Logging is config/logs.py."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from bot.cli import cli
 from bot.cli.common import run
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.cli.server import serve_until_stopped
-from bot.logs import setup_logging
 from bot.web.auth import sign_in_link
+from config.logs import setup_logging
 from config.settings import Settings
 from storage import actions as store
 from storage.commitments import set_commitment

@@ -29,11 +29,12 @@ import click
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.segments import count_segments
 from bot.cli import cli
 from bot.cli.common import run, table
 from bot.cli.runtime import Runtime, pass_runtime
 from config.messages import render
+from config.phones import BadPhone, normalise_phone
+from config.segments import count_segments
 from config.settings import LANGUAGES, Settings
 from scheduler.listening import invite_theme, report_back, send_campaign
 from storage.db import Database
@@ -88,7 +89,7 @@ from storage.models import (
     Person,
 )
 from storage.models.listening import CONVERSATION_KINDS
-from storage.people import BadPhone, new_person, normalise_phone
+from storage.people import new_person
 from storage.rollup import NO_INSTITUTION
 
 T = TypeVar("T")

@@ -16,11 +16,11 @@ from twilio.request_validator import RequestValidator
 from bot.cli import cli
 from bot.cli.common import run, table
 from bot.cli.runtime import Runtime, pass_runtime
+from config.phones import BadPhone, mask_phone, normalise_phone
 from config.settings import Settings
 from scheduler.waiting import why_waiting
 from storage.db import Database
 from storage.models import InboundMessage, OutboxMessage, Person
-from storage.people import BadPhone, mask_phone, normalise_phone
 
 SMS_PATH = "/webhooks/twilio/sms"
 

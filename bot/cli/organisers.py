@@ -19,11 +19,12 @@ from bot.cli import cli
 from bot.cli.common import run, table
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.web import auth
+from config.phones import BadPhone, mask_phone, normalise_phone
 from config.settings import LANGUAGES, Settings
 from storage.console import live_sessions
 from storage.db import Database
 from storage.models import Institution, Membership, Person
-from storage.people import BadPhone, mask_phone, normalise_phone, person_by_phone
+from storage.people import person_by_phone
 from storage.roles import ORGANISER
 from storage.roles import organisers as all_organisers
 

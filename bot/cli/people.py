@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from bot.cli import cli
 from bot.cli.common import run, table
 from bot.cli.runtime import Runtime, pass_runtime
+from config.phones import mask_phone
 from storage.db import Database
 from storage.importer import ImportRejected, read_people, write_people
 from storage.institutions import find_institution
 from storage.models import Institution, Membership, Person
-from storage.people import mask_phone
 
 
 @cli.group()

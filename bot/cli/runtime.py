@@ -9,7 +9,7 @@ their own, e.g. a clock that stands still::
 
 Settings are read on first use, so ``--help`` works even with a broken .env, and a bad value
 stops the command with a message naming the variable. The clock is the system clock, or with
-``TURNOUT_NOW`` one that starts then and runs at real speed (bot/clock.py).
+``TURNOUT_NOW`` one that starts then and runs at real speed (config/clock.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import click
 from aiohttp import web
 
 from bot.app import Extension, create_app
-from bot.clock import Clock, clock_at
+from config.clock import Clock, clock_at
 from config.settings import Settings, SettingsError
 from storage.db import Database
 from storage.migrate import pending, upgrade

@@ -14,8 +14,8 @@ from bot.app_keys import CLOCK, DB, METRICS, OUTBOX_WAKERS, SETTINGS
 from bot.cli import cli
 from bot.cli.common import run
 from bot.cli.runtime import Runtime, pass_runtime
-from bot.logs import setup_logging
 from bot.telegram.extension import telegram_extensions
+from config.logs import setup_logging
 from config.messages import format_when
 from config.settings import Settings
 from scheduler.worker import run_worker, worker_context

@@ -21,15 +21,16 @@ from bot.cli import cli
 from bot.cli.common import run
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.inbound import InboundPipeline
-from bot.logs import cap_library_loggers, setup_logging
 from bot.telegram.extension import telegram_extension
 from bot.telegram.menu import SCOPES, commands
 from bot.telegram.service import ALLOWED_UPDATES, TelegramService
 from bot.telegram.webhook import PATH, SECRET_HEADER
+from config.logs import cap_library_loggers, setup_logging
+from config.phones import BadPhone, mask_phone, normalise_phone
 from config.settings import LANGUAGES, Settings
 from storage.db import Database
 from storage.institutions import find_institution
-from storage.people import BadPhone, mask_phone, normalise_phone, person_by_phone
+from storage.people import person_by_phone
 from storage.telegram import create_link_code
 
 

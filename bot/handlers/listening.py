@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from bot.handlers import actions
 from bot.handlers.base import Context
 from bot.handlers.grammar import Help, Intent, Lang, Other, Rsvp, Start, Stop
+from config.phones import find_phone
 from config.text import normalise
 from storage.listening import (
     ListeningError,
@@ -49,7 +50,7 @@ from storage.listening import (
     stop_contacts,
 )
 from storage.models import ListeningCampaign, ListeningContact, Person
-from storage.people import find_phone, new_person, person_by_phone
+from storage.people import new_person, person_by_phone
 from storage.roles import Roles, roles_of, sees, sees_in_listening
 
 

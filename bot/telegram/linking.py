@@ -16,8 +16,8 @@ from bot.inbound import IncomingText
 from bot.telegram.leaders import contact_keyboard
 from bot.telegram.service import Handlers, TelegramService
 from bot.telegram.turn import Turn, is_group_chat
+from config.phones import BadPhone, normalise_phone
 from storage.models import Institution, Person
-from storage.people import BadPhone, normalise_phone
 from storage.telegram import (
     CODE_ATTEMPT_WINDOW,
     CodeRefused,

@@ -13,9 +13,10 @@ from bot.telegram.leaders import contact_keyboard
 from bot.telegram.service import Handlers, TelegramService
 from bot.telegram.turn import Attachment, Turn
 from config.messages import format_when
+from config.phones import BadPhone, mask_phone, normalise_phone
 from scheduler.digest import build_digest, local_day, render_text
 from storage.institutions import find_institution
-from storage.people import BadPhone, mask_phone, normalise_phone, person_by_phone
+from storage.people import person_by_phone
 from storage.roles import Roles, may_see, roles_of
 from storage.telegram import DEFAULT_CODE_TTL, create_link_code
 

@@ -21,10 +21,10 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, BaseHandler, ContextTypes
 
 from bot.channels.telegram import api_urls
-from bot.clock import Clock
 from bot.inbound import InboundPipeline
-from bot.logs import cap_library_loggers
 from bot.telegram.turn import Turn, is_group_chat
+from config.clock import Clock
+from config.logs import cap_library_loggers
 from config.settings import Settings
 from storage.db import Database
 from storage.telegram import (

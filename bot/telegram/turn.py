@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Chat, Update, User
 
 from config.messages import format_when, render
+from config.phones import redact_phones
 from storage.models import Action, OutboxAttachment, OutboxMessage, Person, TelegramGroup
 from storage.outbox import Draft, enqueue, enqueue_address
-from storage.people import redact_phones
 
 log = logging.getLogger(__name__)
 

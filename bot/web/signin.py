@@ -24,8 +24,8 @@ from bot.web.security import (
     set_cookie,
 )
 from bot.web.viewer import Viewer
+from config.phones import BadPhone, normalise_phone
 from storage.console import CODE_DIGITS, client_key, normalise_code
-from storage.people import BadPhone, normalise_phone
 
 routes = web.RouteTableDef()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.channels.base import OutgoingMessage, SendResult
-from bot.clock import FakeClock
+from config.clock import FakeClock
 
 
 class FakeSleep:

@@ -35,7 +35,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.clock import Clock, SystemClock
+from config.clock import Clock, SystemClock
 from tests.fakes.loopback import LoopbackServer
 
 BOT_TOKEN = "123456789:TEST-fake-bot-token_for-tests"

@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.channels.telegram import build_telegram_channel
-from bot.clock import FakeClock
 from bot.telegram.extension import telegram_extension
 from bot.telegram.webhook import PATH, SECRET_HEADER
+from config.clock import FakeClock
 from config.settings import Secret, Settings
 from scheduler.sender import Sender
 from storage.db import Database

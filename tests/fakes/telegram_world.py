@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from bot.clock import FakeClock
+from config.clock import FakeClock
 from storage.db import Database
 from storage.models import Action, Institution, Person
 from storage.telegram import link_group

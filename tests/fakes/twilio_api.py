@@ -34,7 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.clock import Clock, SystemClock
+from config.clock import Clock, SystemClock
 from tests.fakes.loopback import LoopbackServer
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"

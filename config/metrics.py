@@ -1,5 +1,6 @@
-"""Prometheus metrics: counters for what happens in this process, gauges read from the
-database at scrape time.
+"""The metrics seam: Prometheus counters for what happens in this process, and the scrape's
+rendering (the counters, then the gauges bot/monitoring.py reads from the database at scrape
+time and hands over).
 
 One :class:`Metrics` (with its own registry, never the library's global one) per app or worker
 process: ``create_app`` makes one for the server, its inbound pipeline and its in-process
@@ -15,7 +16,7 @@ Counters (since the process started; Prometheus' ``rate()`` and ``increase()`` r
 * ``turnout_webhook_rejections_total{webhook, reason}``: webhook requests refused (``signature``
   403, ``malformed`` 400, ``too_large`` 413, ``off`` 404), counted by one middleware.
 
-Gauges, read at each scrape (storage/monitoring.py, cheap indexed queries):
+Gauges, read at each scrape by bot/monitoring.py (storage/monitoring.py, cheap indexed queries):
 
 * ``turnout_outbox_messages{status, channel}``: rows waiting or in flight (queued, sending,
   unknown);
@@ -33,20 +34,12 @@ Gauges, read at each scrape (storage/monitoring.py, cheap indexed queries):
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
-
-from storage.db import Database
-from storage.monitoring import CHANNELS, LIVE, SETTLED, OutboxState, outbox_state
-from storage.outbox import DROPPED
-
-log = logging.getLogger(__name__)
 
 # What the sender's recorded status means as a send outcome ("queued" again: a retry).
 SEND_OUTCOMES = {
@@ -63,7 +56,7 @@ class Metrics:
 
     metrics = Metrics()
     metrics.count_send("sms", "retry", "20429")
-    body, content_type = await metrics.exposition(db, clock.now())
+    body, content_type = metrics.exposition(gauges)   # gauges: read for this scrape
     """
 
     def __init__(self) -> None:
@@ -87,8 +80,8 @@ class Metrics:
             ["webhook", "reason"],
             registry=self.registry,
         )
-        self._state = _StateCollector()
-        self.registry.register(self._state)
+        self._gauges = _Gauges()
+        self.registry.register(self._gauges)
 
     def count_send(self, channel: str, outcome: str, error_code: str | None = None) -> None:
         self.sends.labels(channel, outcome, error_code or "").inc()
@@ -99,77 +92,21 @@ class Metrics:
     def count_rejection(self, webhook: str, reason: str) -> None:
         self.webhook_rejections.labels(webhook, reason).inc()
 
-    async def exposition(self, db: Database, now: datetime, accept: str = "") -> tuple[bytes, str]:
+    def exposition(self, gauges: Iterable[Metric], accept: str = "") -> tuple[bytes, str]:
         """The scrape's body and content type (text format, or OpenMetrics if ``accept`` asks
-        for it). The database state is read first, then everything is rendered at once."""
-        state: OutboxState | None
-        try:
-            async with db.session() as session:
-                state = await outbox_state(session, now)
-        except Exception:
-            log.warning("metrics: the database could not be read", exc_info=True)
-            state = None
+        for it): the counters, then ``gauges``, the metric families read for this scrape
+        (bot/monitoring.py reads them from the database first; nothing is awaited here, so a
+        concurrent scrape cannot swap them mid-render)."""
         encoder, content_type = choose_encoder(accept)
-        # No await from here on: a concurrent scrape cannot swap the state mid-render.
-        self._state.state = state
+        self._gauges.families = list(gauges)
         return encoder(self.registry), content_type
 
 
-class _StateCollector(Collector):
-    """Yields the gauges from the last state read (see ``Metrics.exposition``)."""
+class _Gauges(Collector):
+    """Yields the gauges handed to the last ``Metrics.exposition``."""
 
     def __init__(self) -> None:
-        self.state: OutboxState | None = None
+        self.families: list[Metric] = []
 
     def collect(self) -> Iterator[Metric]:
-        state = self.state
-        up = GaugeMetricFamily(
-            "turnout_database_up", "1 when the database answered the last scrape, else 0."
-        )
-        up.add_metric([], 0 if state is None else 1)
-        yield up
-        if state is None:
-            return
-        live = GaugeMetricFamily(
-            "turnout_outbox_messages",
-            "Outbox rows waiting or in flight, by status and channel.",
-            labels=["status", "channel"],
-        )
-        recent = GaugeMetricFamily(
-            "turnout_outbox_recent_messages",
-            "Outbox rows that reached a settled status in the last 24 hours.",
-            labels=["status", "channel"],
-        )
-        dropped = GaugeMetricFamily(
-            "turnout_outbox_dropped_messages",
-            "Messages dropped on purpose in the last 24 hours (too_late, expired).",
-            labels=["reason", "channel"],
-        )
-        for channel in CHANNELS:
-            for status in LIVE:
-                live.add_metric([status, channel], state.live.get((status, channel), 0))
-            for status in SETTLED:
-                recent.add_metric([status, channel], state.recent.get((status, channel), 0))
-            for reason in DROPPED:
-                dropped.add_metric([reason, channel], state.dropped.get((reason, channel), 0))
-        yield from (live, recent, dropped)
-        oldest = GaugeMetricFamily(
-            "turnout_outbox_oldest_due_seconds",
-            "Seconds the oldest due outbox row has been waiting (0 when none is due).",
-        )
-        waited = (state.now - state.oldest_due).total_seconds() if state.oldest_due else 0.0
-        oldest.add_metric([], max(waited, 0.0))
-        yield oldest
-        seen = GaugeMetricFamily(
-            "turnout_worker_last_seen_seconds",
-            "Seconds since each worker's last heartbeat.",
-            labels=["worker"],
-        )
-        leader = GaugeMetricFamily(
-            "turnout_worker_leader", "1 for the worker leading periodic jobs.", labels=["worker"]
-        )
-        for worker in state.workers:
-            ago = (state.now - worker.last_seen).total_seconds()
-            seen.add_metric([worker.worker_id], max(ago, 0.0))
-            leader.add_metric([worker.worker_id], 1 if worker.leader else 0)
-        yield from (seen, leader)
+        yield from self.families

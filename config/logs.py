@@ -13,7 +13,7 @@
    ``json`` (TURNOUT_LOG_FORMAT=json, for a log shipper), with the structured fields
    :data:`FIELDS` that callers pass as ``extra=`` (``log.info("...", extra={"outbox_id": 7})``).
 3. As defence in depth, that handler's formatter hides anything phone-like
-   (``storage.people.redact_phones``) and the configured secrets in the message and the
+   (``config.phones.redact_phones``) and the configured secrets in the message and the
    traceback. It works on a copy: other handlers (a test's log capture) still see the record
    as it was made, so a test can prove the sources themselves are clean.
 
@@ -32,8 +32,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from config.phones import redact_phones
 from config.settings import Settings
-from storage.people import redact_phones
 
 # Logger -> the lowest level it may ever log at. A parent's cap covers its children unless a
 # child has a level of its own; the twilio clients are named so that one set explicitly below
