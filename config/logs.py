@@ -112,7 +112,7 @@ class _SafeFormatter(logging.Formatter):
 
 
 class TextFormatter(_SafeFormatter):
-    """``2026-03-10 10:00:00,123 INFO scheduler.sender: outbox 7: sent [outbox_id=7]``; a
+    """``2026-03-10 10:00:00,123 INFO scheduler.delivery.sender: outbox 7: sent [outbox_id=7]``; a
     traceback follows on the same line, its line breaks written as ``\\n``."""
 
     def format(self, record: logging.LogRecord) -> str:

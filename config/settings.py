@@ -66,9 +66,9 @@ class Settings:
     twilio_from: str = ""
     twilio_api_url: str = ""
     sms_rate_per_second: float = 10.0
-    # Sending (scheduler/sender.py): Telegram's overall cap (its limit is about 30/s), retries
-    # for transient provider errors (exponential backoff with full jitter from BASE up to MAX
-    # seconds), how long a worker's claim on a row lasts, and how long after a lost claim the
+    # Sending (scheduler/delivery/sender.py): Telegram's overall cap (its limit is about 30/s),
+    # retries for transient provider errors (exponential backoff with full jitter from BASE up to
+    # MAX seconds), how long a worker's claim on a row lasts, and how long after a lost claim the
     # provider is asked whether the message went out before it is sent again.
     telegram_rate_per_second: float = 25.0
     send_max_attempts: int = 8

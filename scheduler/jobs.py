@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from config.clock import Clock
 from config.settings import Settings
+from scheduler.delivery.worker import Worker
 from scheduler.digest import plan_digests
 from scheduler.listening import listening_job
 from scheduler.planner import plan
-from scheduler.worker import Worker
 from storage.db import Database
 
 PLAN_EVERY = 300.0  # seconds; the planner looks TURNOUT_PLAN_AHEAD_MINUTES ahead

@@ -1,7 +1,8 @@
 """Why a queued outbox row has not gone yet, in the words ``turnout outbox`` shows.
 
 Worked out in one place from the row, its person and the clock, with the sender's own rules
-(scheduler/sender.py) and the quiet-hours helpers (scheduler/quiet.py, scheduler/reminders.py):
+(scheduler/delivery/sender.py) and the quiet-hours helpers (scheduler/quiet.py,
+scheduler/reminders.py):
 
 * ``held until 09:00, quiet hours``: a bulk message inside the person's quiet hours, or put off
   until they end (by the planner, an invitation, or the sender at claim time);

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from storage.models import OUTBOX_STATUSES, OutboxMessage, WorkerHeartbeat
 from storage.outbox import DROPPED
 
-# The outbox's channels (bot/channels: one class per provider serves one of these).
+# The outbox's channels (scheduler/delivery/channels: one class per provider serves one of these).
 CHANNELS = ("sms", "telegram")
 LIVE = ("queued", "sending", "unknown")
 SETTLED = tuple(s for s in OUTBOX_STATUSES if s not in LIVE)

@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.channels.twilio_sms import TwilioSms
 from config.clock import FakeClock
 from config.logs import LIBRARY_CAPS, TurnoutHandler, setup_logging
 from config.settings import Secret, Settings
+from scheduler.delivery.channels.twilio_sms import TwilioSms
 from storage.actions import get_action, invite
 from storage.db import Database
 from storage.models import OutboxMessage, Person
@@ -252,7 +252,7 @@ async def test_a_whole_flow_at_debug_logs_no_number_and_no_secret(
     levels = {r.levelno for r in records}
     assert {logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR} <= levels
     names = {r.name for r in records}
-    assert {"scheduler.sender", "bot.inbound", "bot.webhooks.twilio"} <= names
+    assert {"scheduler.delivery.sender", "bot.inbound", "bot.webhooks.twilio"} <= names
     assert "outbox" in raw and "provider has it" in raw and "retry in" in raw
 
     numbers = [*NUMBERS, f.phone(BOB)[:-3] + "999"]

@@ -12,12 +12,12 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from twilio.base.exceptions import TwilioRestException
 
-from bot.channels.twilio_sms import classify
 from config.clock import FakeClock
 from config.logs import TextFormatter
 from config.messages import catalogue, placeholders, render
 from config.phones import HIDDEN, find_phone, mask_phone, redact_phones
 from config.settings import LANGUAGES, Settings
+from scheduler.delivery.channels.twilio_sms import classify
 from storage.db import Database
 from storage.models import Institution, Person
 from tests import factories as f

@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.channels import Channel, build_sms_channel
-from bot.channels.base import OutgoingMessage, SendResult, TransportError
-from bot.channels.twilio_sms import TwilioSms
 from bot.inbound import InboundPipeline, IncomingText
 from config.clock import FakeClock
 from config.settings import Settings
-from scheduler.ratelimit import Limit, reserve
-from scheduler.sender import Sender
+from scheduler.delivery.channels import Channel, build_sms_channel
+from scheduler.delivery.channels.base import OutgoingMessage, SendResult, TransportError
+from scheduler.delivery.channels.twilio_sms import TwilioSms
+from scheduler.delivery.ratelimit import Limit, reserve
+from scheduler.delivery.sender import Sender
 from storage.db import Database
 from storage.models import DeliveryEvent, OutboxMessage, Person
 from storage.outbox import Draft, enqueue

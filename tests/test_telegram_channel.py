@@ -14,10 +14,10 @@ from sqlalchemy import select
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import OutgoingMessage, TransportError
-from bot.channels.telegram import build_telegram_channel, classify
 from config.clock import FakeClock
 from config.settings import Settings
+from scheduler.delivery.channels.base import OutgoingMessage, TransportError
+from scheduler.delivery.channels.telegram import build_telegram_channel, classify
 from storage.db import Database
 from storage.models import OutboxMessage, Person, TelegramGroup, TelegramRsvpCard
 from storage.telegram import group_for_chat

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select, text
 
-from bot.channels import build_sms_channel
 from config.clock import FakeClock, RunningClock
 from config.settings import Settings
-from scheduler.worker import LEADER_LOCK_KEY, Worker, run_worker, worker_context
+from scheduler.delivery.channels import build_sms_channel
+from scheduler.delivery.worker import LEADER_LOCK_KEY, Worker, run_worker, worker_context
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests import factories as f

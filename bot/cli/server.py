@@ -18,7 +18,7 @@ from bot.telegram.extension import telegram_extensions
 from config.logs import setup_logging
 from config.messages import format_when
 from config.settings import Settings
-from scheduler.worker import run_worker, worker_context
+from scheduler.delivery.worker import run_worker, worker_context
 from storage.db import Database
 from storage.migrate import upgrade
 

@@ -16,7 +16,6 @@ import click
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.channels.telegram import api_urls
 from bot.cli import cli
 from bot.cli.common import run
 from bot.cli.runtime import Runtime, pass_runtime
@@ -28,6 +27,7 @@ from bot.telegram.webhook import PATH, SECRET_HEADER
 from config.logs import cap_library_loggers, setup_logging
 from config.phones import BadPhone, mask_phone, normalise_phone
 from config.settings import LANGUAGES, Settings
+from scheduler.delivery.channels.telegram import api_urls
 from storage.db import Database
 from storage.institutions import find_institution
 from storage.people import person_by_phone

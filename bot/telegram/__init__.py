@@ -6,5 +6,5 @@
 * one router per feature: ``linking`` (contact, codes, groups, migration), ``leaders``
   (/commit /turnout /chase /count), ``cards`` (/rsvp and its buttons), ``organisers``
   (/digest /actions /linkcode), ``residents`` (private text through the inbound pipeline);
-* ``extension``: start/stop with the server. Sending is bot.channels.telegram.
+* ``extension``: start/stop with the server. Sending is scheduler.delivery.channels.telegram.
 """

@@ -20,12 +20,12 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, BaseHandler, ContextTypes
 
-from bot.channels.telegram import api_urls
 from bot.inbound import InboundPipeline
 from bot.telegram.turn import Turn, is_group_chat
 from config.clock import Clock
 from config.logs import cap_library_loggers
 from config.settings import Settings
+from scheduler.delivery.channels.telegram import api_urls
 from storage.db import Database
 from storage.telegram import (
     group_for_chat,

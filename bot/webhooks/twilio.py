@@ -21,10 +21,10 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.app_keys import CLOCK, DB, PIPELINE, SETTINGS
-from bot.channels.twilio_sms import PERMANENT
 from bot.inbound import IncomingText
 from bot.webhooks.edge import INT32, ascii_int, identifier, read_form, refuse, single
 from config.phones import BadPhone, normalise_phone
+from scheduler.delivery.channels.twilio_sms import PERMANENT
 from storage.models import DeliveryEvent, OutboxMessage, Person
 from storage.outbox import STATUS_RANK
 from storage.people import apply_delivery_effect

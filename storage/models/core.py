@@ -274,7 +274,7 @@ class OutboxMessage(Base):
         ForeignKey("inbound_messages.id", ondelete="SET NULL"), index=True
     )
     # Channel-specific extras (Telegram: reply_markup, the RSVP card to record or edit); see
-    # bot/channels/telegram.py. Null for a plain text message.
+    # scheduler/delivery/channels/telegram.py. Null for a plain text message.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]

@@ -1,4 +1,4 @@
-"""Delivery tables: the send-rate buckets every worker shares (scheduler/ratelimit.py)."""
+"""Delivery tables: the send-rate buckets every worker shares (scheduler/delivery/ratelimit.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Worker heartbeats: which workers are alive, and which one leads (scheduler/worker.py)."""
+"""Worker heartbeats: which workers are alive, and which one leads
+(scheduler/delivery/worker.py)."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.channels.base import OutgoingMessage, SendResult
 from config.clock import FakeClock
+from scheduler.delivery.channels.base import OutgoingMessage, SendResult
 
 
 class FakeSleep:

@@ -1,6 +1,6 @@
 """Real Telegram Update JSON for tests, and a harness: the real aiohttp app with the Telegram
 extension, talking to a FakeTelegramApi on 127.0.0.1, with the outbox drained through the real
-sender (scheduler.sender.Sender) and the real TelegramChannel.
+sender (scheduler.delivery.sender.Sender) and the real TelegramChannel.
 
 Shapes follow the Bot API: a command message carries a ``bot_command`` entity at offset 0 (PTB's
 CommandHandler needs it); a callback query carries the message its button is on.
@@ -19,12 +19,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.channels.telegram import build_telegram_channel
 from bot.telegram.extension import telegram_extension
 from bot.telegram.webhook import PATH, SECRET_HEADER
 from config.clock import FakeClock
 from config.settings import Secret, Settings
-from scheduler.sender import Sender
+from scheduler.delivery.channels.telegram import build_telegram_channel
+from scheduler.delivery.sender import Sender
 from storage.db import Database
 from storage.models import OutboxMessage, TelegramUpdate
 from tests.fakes import FakeSleep

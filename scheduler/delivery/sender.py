@@ -10,7 +10,7 @@ waiting on each other. In the same transaction each row is checked again, at sen
   (``kind = "consent"``); a bad phone or a Telegram user who blocked the bot: cancelled;
 * a bulk message inside the person's quiet hours (their own time zone): ``not_before`` moves to
   when the window opens, or cancelled ``too_late`` if it would then be past ``expires_at``;
-* send slots are reserved under the shared rate limits (scheduler/ratelimit.py);
+* send slots are reserved under the shared rate limits (scheduler/delivery/ratelimit.py);
 * the rest become ``sending`` with ``lease_owner``, ``lease_until`` and ``attempts + 1``.
 
 The transaction commits before any provider call: a row is marked as being sent before it is
@@ -62,12 +62,12 @@ from typing import Any, Protocol, cast, runtime_checkable
 from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Channel, OutgoingMessage, SendResult, TransportError
 from config.clock import Clock
 from config.metrics import SEND_OUTCOMES, Metrics
 from config.settings import Settings
+from scheduler.delivery.channels.base import Channel, OutgoingMessage, SendResult, TransportError
+from scheduler.delivery.ratelimit import Limit, hold, limits_for, reserve
 from scheduler.quiet import next_allowed
-from scheduler.ratelimit import Limit, hold, limits_for, reserve
 from storage.db import Database
 from storage.models import DeliveryEvent, OutboxMessage, Person
 from storage.outbox import REACHES_OPTED_OUT

@@ -54,10 +54,10 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import OutgoingMessage, SendResult, TransportError
 from config.clock import Clock
 from config.logs import cap_library_loggers
 from config.settings import Settings
+from scheduler.delivery.channels.base import OutgoingMessage, SendResult, TransportError
 from storage.db import Database
 from storage.models import OutboxAttachment, OutboxMessage, TelegramRsvpCard
 from storage.telegram import mark_group_removed, migrate_chat
@@ -259,7 +259,7 @@ class TelegramChannel:
 def build_telegram_channel(settings: Settings, db: Database, clock: Clock) -> TelegramChannel:
     """The channel the sender uses for outbox rows on ``telegram``."""
     cap_library_loggers()
-    # Timeouts well inside the sender's lease margin (scheduler.sender.CALL_MARGIN).
+    # Timeouts well inside the sender's lease margin (scheduler.delivery.sender.CALL_MARGIN).
     requests = (
         HTTPXRequest(connection_pool_size=8, read_timeout=10.0, write_timeout=10.0),
         HTTPXRequest(connection_pool_size=1, read_timeout=10.0),

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from bot.channels.base import Channel, OutgoingMessage, SendResult, TransportError
-from bot.channels.sandbox import SandboxSms
 from config.settings import Settings
+from scheduler.delivery.channels.base import Channel, OutgoingMessage, SendResult, TransportError
+from scheduler.delivery.channels.sandbox import SandboxSms
 
 
 def build_sms_channel(settings: Settings) -> Channel:
     """Twilio when credentials are set, else the sandbox. Call inside a running event loop."""
     if not settings.twilio_enabled:
         return SandboxSms()
-    from bot.channels.twilio_sms import TwilioSms
+    from scheduler.delivery.channels.twilio_sms import TwilioSms
 
     return TwilioSms(
         settings.twilio_account_sid,

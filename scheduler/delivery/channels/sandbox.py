@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.channels.base import OutgoingMessage, SendResult
+from scheduler.delivery.channels.base import OutgoingMessage, SendResult
 
 
 class SandboxSms:

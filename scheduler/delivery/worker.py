@@ -57,13 +57,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.channels import Channel, build_sms_channel
 from bot.monitoring import metrics_site
 from config.clock import Clock
 from config.logs import cap_library_loggers
 from config.metrics import Metrics
 from config.settings import Settings
-from scheduler.sender import Sender
+from scheduler.delivery.channels import Channel, build_sms_channel
+from scheduler.delivery.sender import Sender
 from storage.db import Database
 from storage.migrate import pending
 from storage.monitoring import beat, forget, prune
@@ -399,7 +399,7 @@ async def worker_context(
     if channels is None:
         built["sms"] = build_sms_channel(settings)
         if settings.telegram_enabled:
-            from bot.channels.telegram import build_telegram_channel
+            from scheduler.delivery.channels.telegram import build_telegram_channel
 
             built["telegram"] = build_telegram_channel(settings, db, clock)
     sender = Sender(

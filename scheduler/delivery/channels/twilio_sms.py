@@ -10,7 +10,7 @@ The library's async HTTP client ignores its own ``timeout`` (it passes ``timeout
 aiohttp on every request, which means no timeout at all), so ``_HttpClient`` applies it.
 
 ``find_sent`` asks Twilio which messages it holds for a recipient: the sender uses it to settle
-a message whose outcome is unknown (see scheduler/sender.py) instead of sending it again.
+a message whose outcome is unknown (see scheduler/delivery/sender.py) instead of sending it again.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.channels.base import OutgoingMessage, SendResult, TransportError
 from config.logs import cap_library_loggers
 from config.phones import redact_phones
+from scheduler.delivery.channels.base import OutgoingMessage, SendResult, TransportError
 
 TWILIO_API = "https://api.twilio.com"
 

@@ -2,7 +2,7 @@
 
 A channel sends one outbox message and either returns the provider's message id or raises
 :class:`TransportError`. Providers classify their own errors (``permanent=True`` never retries);
-retries, rate limits and bookkeeping live in the sender (scheduler/sender.py), once.
+retries, rate limits and bookkeeping live in the sender (scheduler/delivery/sender.py), once.
 """
 
 from __future__ import annotations
