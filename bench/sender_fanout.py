@@ -6,7 +6,7 @@ PostgreSQL at TURNOUT_BENCH_DATABASE_URL (default postgresql+asyncpg://postgres@
 test): a private database is created for the run and dropped after. The fake Twilio API
 (tests/fakes/twilio_api.py) runs in its own process and answers 429 above the cap (a token
 bucket, a tenth of a second deep). Each worker is its own process running the real worker
-(scheduler.delivery.worker.worker_context: APScheduler metronome, Sender, TwilioSms channel), with
+(bot.compose.running_worker: APScheduler metronome, Sender, TwilioSms channel), with
 TURNOUT_SMS_RATE_PER_SECOND set to the cap; quiet hours are switched off for the run.
 
 Reported per run: achieved rate while sending (accepted messages over the span from the first to
@@ -76,11 +76,13 @@ def worker_env(db_url: str, api_url: str, rate: float) -> dict[str, str]:
 
 async def run_as_worker(worker_id: str) -> None:
     """One worker process: the real worker until the outbox has nothing left to send."""
-    from scheduler.delivery.worker import worker_context
+    from bot.compose import running_worker
 
     settings = Settings.from_env(env_file=None)
     db = Database.from_url(settings.database_url)
-    async with worker_context(db, settings, SystemClock(), worker_id=worker_id) as worker:
+    async with running_worker(
+        db, settings, SystemClock(), worker_id=worker_id, jobs=False
+    ) as worker:
         while True:
             await asyncio.sleep(0.5)
             async with db.session() as s:

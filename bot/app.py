@@ -1,5 +1,5 @@
 """The aiohttp application: webhooks, health, the organiser console at ``/`` (bot/web/), and
-(optionally) the in-process worker.
+(optionally) the in-process worker and Telegram, as start/stop hooks bot/compose.py hands it.
 
 ``create_app(settings, clock=..., db=...)`` builds it: the clock always comes from the caller
 (``turnout serve``: the CLI runtime's; tests: their own), the database may (else the app opens
@@ -29,7 +29,7 @@ from storage.db import Database, is_unavailable
 
 log = logging.getLogger(__name__)
 
-# Extra start/stop hooks (the worker, Telegram) registered by their own modules.
+# Extra start/stop hooks (the worker, Telegram), chosen by the composition root (bot/compose.py).
 Extension = Callable[[web.Application], AsyncIterator[None]]
 
 

@@ -1,11 +1,17 @@
 """The periodic jobs every worker registers (they run on the leader only; each is idempotent,
-so a missed or repeated run sends nothing twice: the outbox's dedupe keys see to that)."""
+so a missed or repeated run sends nothing twice: the outbox's dedupe keys see to that).
+
+The worker (scheduler/delivery/worker.py) is handed them by the composition root; this module
+only needs something that takes periodic jobs (:class:`Periodic`), so it never imports the
+delivery edge."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
 from config.clock import Clock
 from config.settings import Settings
-from scheduler.delivery.worker import Worker
 from scheduler.digest import plan_digests
 from scheduler.listening import listening_job
 from scheduler.planner import plan
@@ -14,7 +20,21 @@ from storage.db import Database
 PLAN_EVERY = 300.0  # seconds; the planner looks TURNOUT_PLAN_AHEAD_MINUTES ahead
 
 
-def register_jobs(worker: Worker, db: Database, settings: Settings, clock: Clock) -> None:
+class Periodic(Protocol):
+    """What runs periodic jobs (the worker: ``Worker.add_periodic``)."""
+
+    def add_periodic(
+        self,
+        name: str,
+        func: Callable[[], Awaitable[object]],
+        *,
+        seconds: float | None = None,
+        cron: Mapping[str, Any] | None = None,
+        run_at_start: bool = False,
+    ) -> None: ...
+
+
+def register_jobs(worker: Periodic, db: Database, settings: Settings, clock: Clock) -> None:
     async def reminders() -> object:
         return await plan(db, settings, clock.now())
 

@@ -19,12 +19,12 @@ from sqlalchemy import text
 
 from bot.app import create_app
 from bot.app_keys import METRICS, wake_outbox
-from bot.cli.server import server_extensions
+from bot.compose import run_worker, server_extensions
 from config.clock import FakeClock
 from config.settings import Settings, SettingsError
 from scheduler.delivery.channels.twilio_sms import TwilioSms
 from scheduler.delivery.sender import Sender
-from scheduler.delivery.worker import run_worker, worker_context
+from scheduler.delivery.worker import worker_context
 from storage.db import Database
 from storage.migrate import script_heads
 from storage.models import WorkerHeartbeat

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.app_keys import OUTBOX_WAKERS, wake_outbox
-from bot.cli.server import server_extensions
+from bot.compose import server_extensions
 from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database

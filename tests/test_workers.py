@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select, text
 
+from bot.compose import run_worker
 from config.clock import FakeClock, RunningClock
 from config.settings import Settings
 from scheduler.delivery.channels import build_sms_channel
-from scheduler.delivery.worker import LEADER_LOCK_KEY, Worker, run_worker, worker_context
+from scheduler.delivery.worker import LEADER_LOCK_KEY, Worker, worker_context
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests import factories as f

@@ -21,7 +21,7 @@ from typing import TypeVar
 import click
 from aiohttp import web
 
-from bot.app import Extension, create_app
+from bot.compose import loopback_app
 from config.clock import Clock, clock_at
 from config.settings import Settings, SettingsError
 from storage.db import Database
@@ -85,13 +85,12 @@ class Runtime:
             await db.dispose()
 
     @asynccontextmanager
-    async def app_on_loopback(
-        self, extensions: list[Extension] | None = None
-    ) -> AsyncIterator[str]:
-        """No server running: the same app on a free loopback port for the life of the block
-        (its base URL), so sandbox commands always go through the real webhooks."""
+    async def app_on_loopback(self, *, telegram: bool = False) -> AsyncIterator[str]:
+        """No server running: the same app (bot.compose.loopback_app; with ``telegram``, the
+        Telegram service too) on a free loopback port for the life of the block (its base URL),
+        so sandbox commands always go through the real webhooks."""
         db = await self.open_db()
-        app = create_app(self.settings, db=db, clock=self.clock, extensions=extensions)
+        app = loopback_app(self.settings, db=db, clock=self.clock, telegram=telegram)
         runner = web.AppRunner(app)
         await runner.setup()
         try:

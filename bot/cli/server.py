@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
 
 import click
 from aiohttp import web
 
-from bot.app import Extension, create_app, server_options
-from bot.app_keys import CLOCK, DB, METRICS, OUTBOX_WAKERS, SETTINGS
+from bot.app import server_options
 from bot.cli import cli
 from bot.cli.common import run
 from bot.cli.runtime import Runtime, pass_runtime
-from bot.telegram.extension import telegram_extensions
+from bot.compose import run_worker, server_app
 from config.logs import setup_logging
 from config.messages import format_when
 from config.settings import Settings
-from scheduler.delivery.worker import run_worker, worker_context
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -41,7 +38,7 @@ async def serve_until_stopped(
 ) -> None:
     """Serve until SIGINT/SIGTERM, then stop everything in order and close ``db``."""
     settings = rt.settings
-    app = create_app(settings, db=db, clock=rt.clock, extensions=server_extensions(settings))
+    app = server_app(settings, db=db, clock=rt.clock)
     runner = web.AppRunner(app, access_log=None, **server_options(settings))
     bind_host, bind_port = host or settings.host, port or settings.port
     try:
@@ -76,24 +73,6 @@ def _say_clock(settings: Settings) -> None:
     if settings.now is not None:
         start = format_when(settings.now, "en", settings.default_timezone)
         click.echo(f"clock: TURNOUT_NOW, running from {start} (not the system clock)")
-
-
-def server_extensions(settings: Settings) -> list[Extension]:
-    """Start/stop hooks the server runs: Telegram (when configured) and the in-process worker
-    (unless TURNOUT_RUN_WORKER_IN_SERVER=false, e.g. when `turnout worker` runs apart)."""
-    extensions = [*telegram_extensions(settings)]
-    if settings.run_worker_in_server:
-        extensions.append(in_process_worker)
-    return extensions
-
-
-async def in_process_worker(app: web.Application) -> AsyncIterator[None]:
-    async with worker_context(
-        app[DB], app[SETTINGS], app[CLOCK], jobs=True, metrics=app[METRICS]
-    ) as worker:
-        app[OUTBOX_WAKERS].append(worker.wake)
-        yield
-        app[OUTBOX_WAKERS].remove(worker.wake)
 
 
 @cli.command()

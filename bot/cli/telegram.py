@@ -20,7 +20,6 @@ from bot.cli import cli
 from bot.cli.common import run
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.inbound import InboundPipeline
-from bot.telegram.extension import telegram_extension
 from bot.telegram.menu import SCOPES, commands
 from bot.telegram.service import ALLOWED_UPDATES, TelegramService
 from bot.telegram.webhook import PATH, SECRET_HEADER
@@ -333,7 +332,7 @@ async def say(
             f"http://{settings.host}:{settings.port}{PATH}", settings, update
         )
     except aiohttp.ClientConnectionError:
-        async with rt.app_on_loopback(extensions=[telegram_extension]) as base:
+        async with rt.app_on_loopback(telegram=True) as base:
             status, body = await _post(base + PATH, settings, update)
     if status != 200:
         raise click.ClickException(f"the server answered {status}: {body.strip()}")

@@ -23,18 +23,17 @@ Sending itself runs on every worker (on PostgreSQL, ``FOR UPDATE SKIP LOCKED`` s
 outbox). Nothing to be sent lives in APScheduler: a job missed while the process was down
 just runs at the next tick, and periodic jobs must be idempotent (the outbox's dedupe keys).
 
-Time: the sender, the planner and every job read ``clock`` (config/clock.py), never the wall clock.
-APScheduler keeps its own wall-clock time, but only to space the ticks and the intervals apart;
-a job that runs at start is started by the worker itself, not given a wall-clock first run.
+Time: the sender, the planner and every job read ``clock`` (config/clock.py), never the wall
+clock. APScheduler keeps its own wall-clock time, but only to space the ticks and the intervals
+apart; a job that runs at start is started by the worker itself, not given a wall-clock first
+run.
 
-Use::
+The worker is given what it runs: its channels and its periodic jobs come from the caller
+(the composition root, bot/compose.py, builds the channels and registers scheduler/jobs.py), so
+nothing here knows the providers' settings or what the jobs plan. Use::
 
-    await run_worker(db, settings, clock=clock)            # ``turnout worker``; until SIGTERM
-
-    async def worker_ctx(app: web.Application) -> AsyncIterator[None]:   # ``turnout serve``
-        async with worker_context(app[DB], settings, app[CLOCK]) as worker:
-            app[WORKER] = worker
-            yield
+    async with worker_context(db, settings, clock, channels={"sms": sms}, jobs=register) as worker:
+        worker.wake()                    # ``register(worker)`` added the periodic jobs first
 """
 
 from __future__ import annotations
@@ -43,7 +42,6 @@ import asyncio
 import fcntl
 import logging
 import os
-import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -57,15 +55,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.monitoring import metrics_site
 from config.clock import Clock
-from config.logs import cap_library_loggers
 from config.metrics import Metrics
 from config.settings import Settings
-from scheduler.delivery.channels import Channel, build_sms_channel
+from scheduler.delivery.channels import Channel
 from scheduler.delivery.sender import Sender
 from storage.db import Database
-from storage.migrate import pending
 from storage.monitoring import beat, forget, prune
 
 log = logging.getLogger(__name__)
@@ -120,8 +115,6 @@ class Worker:
         self._lock_file: TextIO | None = None
         self._leader_lock = asyncio.Lock()
         self.add_periodic("reconcile", sender.reconcile, seconds=reconcile_interval)
-        # APScheduler's executor logs every run at INFO: a line a second from the metronome.
-        cap_library_loggers()
 
     @property
     def _log_fields(self) -> dict[str, str]:
@@ -384,61 +377,30 @@ async def worker_context(
     settings: Settings,
     clock: Clock,
     *,
-    channels: Mapping[str, Channel] | None = None,
+    channels: Mapping[str, Channel],
     worker_id: str | None = None,
-    jobs: bool = False,
+    jobs: Callable[[Worker], None] | None = None,
     metrics: Metrics | None = None,
 ) -> AsyncIterator[Worker]:
-    """A started Worker for the life of the block. Builds the channels (SMS, and Telegram when
-    its token is set) inside the running loop, as their clients need, unless ``channels`` are
-    given, and closes what it built. ``jobs`` registers the standard periodic jobs
-    (scheduler/jobs.py: reminders, digests, listening). The sender counts its sends in
-    ``metrics`` (the server's, or the worker process's own)."""
-    own = channels is None
-    built: dict[str, Channel] = {} if channels is None else dict(channels)
-    if channels is None:
-        built["sms"] = build_sms_channel(settings)
-        if settings.telegram_enabled:
-            from scheduler.delivery.channels.telegram import build_telegram_channel
-
-            built["telegram"] = build_telegram_channel(settings, db, clock)
+    """A started Worker for the life of the block, sending through ``channels`` (the caller
+    builds them inside the running loop, as their clients need, and closes them). ``jobs``,
+    when given, registers the periodic jobs on the worker before it starts (the composition
+    root passes scheduler/jobs.py's: reminders, digests, listening). The sender counts its
+    sends in ``metrics`` (the server's, or the worker process's own)."""
     sender = Sender(
-        db, built, clock, settings, worker_id=worker_id or default_worker_id(), metrics=metrics
+        db,
+        dict(channels),
+        clock,
+        settings,
+        worker_id=worker_id or default_worker_id(),
+        metrics=metrics,
     )
     worker = Worker(db, sender, settings)
-    if jobs:
-        from scheduler.jobs import register_jobs
-
-        register_jobs(worker, db, settings, clock)
+    if jobs is not None:
+        jobs(worker)
     worker.start()
     try:
         await worker.heartbeat()  # seen at once, not only at the first interval
         yield worker
     finally:
         await worker.stop()
-        if own:
-            for channel in built.values():
-                await channel.close()
-
-
-async def run_worker(
-    db: Database, settings: Settings, *, clock: Clock, stop: asyncio.Event | None = None
-) -> None:
-    """``turnout worker``: send and run periodic jobs until SIGINT/SIGTERM (or ``stop``),
-    serving /metrics on TURNOUT_METRICS_PORT when it is set. The caller owns ``db``."""
-    if await pending(db.engine):
-        raise RuntimeError("the database schema is out of date: run the migrations first")
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        metrics = Metrics()
-        async with (
-            worker_context(db, settings, clock, jobs=True, metrics=metrics),
-            metrics_site(settings, db, clock, metrics),
-        ):
-            await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
