@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.messages import format_when
 from config.settings import Settings
 from config.text import table
-from scheduler.reminders import bulk_not_before, place_message, when_for, zone_of
+from scheduler.outbound import bulk_not_before, place_message, when_for, zone_of
 from storage.db import Database
 from storage.listening_reports import listening_summary
 from storage.models import (

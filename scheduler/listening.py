@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from config.clock import Clock
 from config.messages import format_when
 from config.settings import Settings
-from scheduler.quiet import next_allowed
+from scheduler.outbound import next_allowed
 from storage.db import Database
 from storage.listening import (
     ListeningError,

@@ -30,16 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
-from scheduler.reminders import (
-    Step,
-    audience,
-    bulk_not_before,
-    ladder_for,
-    local_time,
-    place_message,
-    reminder_key,
-    when_for,
-)
+from scheduler.outbound import bulk_not_before, local_time, place_message, when_for
+from scheduler.reminders import Step, audience, ladder_for, reminder_key
 from storage.db import Database
 from storage.models import Action, Invitation, Membership, Person
 from storage.outbox import Draft

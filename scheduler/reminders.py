@@ -27,7 +27,6 @@ the last thing we asked the person) records attendance: see bot.handlers.followu
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -36,9 +35,6 @@ from sqlalchemy import String, cast, delete, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
-from config.messages import format_when
-from config.settings import Settings
-from scheduler.quiet import next_allowed
 from storage.models import (
     Action,
     ActionReminder,
@@ -47,7 +43,6 @@ from storage.models import (
     OutboxMessage,
     Person,
 )
-from storage.outbox import Draft, address_for, enqueue
 
 # A YES this long after a "did you make it?" question counts as a check-in.
 FOLLOWUP_WINDOW = timedelta(hours=24)
@@ -61,9 +56,6 @@ ASKING_TEMPLATES = (
     "action_moved",
     FOLLOWUP_TEMPLATE,
 )
-# A change notice waits for the person's quiet hours to end unless it would then arrive less
-# than this before the action: better a text at night than a wasted journey.
-URGENT_MARGIN = timedelta(hours=2)
 
 Anchor = Literal["start", "end"]
 
@@ -192,97 +184,3 @@ def audience(action: Action, step: Step, due: datetime) -> Select[int]:
         else:
             raise LadderError(f"unknown reminder {step.kind!r}")
     return query.where(Person.consent != "opted_out").where(~planned).order_by(Person.id)
-
-
-# --- who, where and when: shared by the planner, invitations and change notices -------------
-
-
-def channel_for(person: Person) -> str | None:
-    """SMS when the person has a working number, else Telegram, else no way to reach them."""
-    for channel in ("sms", "telegram"):
-        if address_for(person, channel) is not None:
-            return channel
-    return None
-
-
-def zone_of(person: Person, settings: Settings) -> str:
-    try:
-        zoneinfo.ZoneInfo(person.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return settings.default_timezone
-    return person.timezone
-
-
-def bulk_not_before(person: Person, at: datetime, settings: Settings) -> datetime:
-    """The first moment at or after ``at`` outside the person's quiet hours (their time zone)."""
-    return next_allowed(at, zone_of(person, settings), settings.quiet_start, settings.quiet_end)
-
-
-def urgent_not_before(
-    person: Person, now: datetime, deadline: datetime, settings: Settings
-) -> datetime:
-    """For a change notice: after quiet hours if that is still in time, else at once."""
-    opening = bulk_not_before(person, now, settings)
-    return opening if opening <= deadline - URGENT_MARGIN else now
-
-
-def when_for(person: Person, moment: datetime, settings: Settings) -> str:
-    return format_when(moment, person.language, zone_of(person, settings))
-
-
-def local_time(person: Person, moment: datetime, settings: Settings) -> str:
-    return moment.astimezone(zoneinfo.ZoneInfo(zone_of(person, settings))).strftime("%H:%M")
-
-
-Outcome = Literal["queued", "dropped", "unreachable"]
-
-
-async def place_message(
-    session: AsyncSession,
-    person: Person,
-    draft: Draft,
-    *,
-    settings: Settings,
-    key: str,
-    now: datetime,
-    not_before: datetime,
-    deadline: datetime,
-    action_id: int | None,
-    kind: str = "bulk",
-    channel: str | None = None,
-) -> Outcome:
-    """Enqueue ``draft`` for ``person`` (on ``channel``, else :func:`channel_for`) unless it
-    cannot arrive by ``deadline``: then the row is still written but as ``cancelled`` with
-    error_code ``too_late``, so the drop is on record, counted, and never re-planned (the dedupe
-    key exists). ``key`` must be new."""
-    channel = channel or channel_for(person)
-    if channel is None or address_for(person, channel) is None:
-        return "unreachable"
-    late = not_before >= deadline  # the sender expires a row at expires_at <= now
-    introduced_at = person.introduced_at
-    rows = await enqueue(
-        session,
-        person,
-        draft,
-        dedupe_key=key,
-        now=now,
-        kind=kind,
-        channel=channel,
-        alliance=settings.alliance_name,
-        not_before=not_before,
-        expires_at=deadline,
-        action_id=action_id,
-    )
-    if not late:
-        return "queued"
-    person.introduced_at = introduced_at  # nothing will be sent, so no introduction either
-    for row in rows:
-        if row.status == "queued" and row.created_at == now:
-            row.status = "cancelled"
-            row.error_code = "too_late"
-            row.error_message = (
-                f"planned at {now:%Y-%m-%d %H:%M}Z; quiet hours end {not_before:%Y-%m-%d %H:%M}Z, "
-                f"after the last useful moment {deadline:%Y-%m-%d %H:%M}Z"
-            )
-            row.updated_at = now
-    return "dropped"

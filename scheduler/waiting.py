@@ -1,8 +1,8 @@
 """Why a queued outbox row has not gone yet, in the words ``turnout outbox`` shows.
 
 Worked out in one place from the row, its person and the clock, with the sender's own rules
-(scheduler/delivery/sender.py) and the quiet-hours helpers (scheduler/quiet.py,
-scheduler/reminders.py):
+(scheduler/delivery/sender.py) and the outbound policy's quiet-hours helpers
+(scheduler/outbound.py):
 
 * ``held until 09:00, quiet hours``: a bulk message inside the person's quiet hours, or put off
   until they end (by the planner, an invitation, or the sender at claim time);
@@ -24,8 +24,7 @@ from zoneinfo import ZoneInfo
 
 from config.messages import format_when
 from config.settings import Settings
-from scheduler.quiet import next_allowed
-from scheduler.reminders import zone_of
+from scheduler.outbound import next_allowed, zone_of
 from storage.models import OutboxMessage, Person
 
 PROVIDERS = {"twilio": "Twilio", "telegram": "Telegram", "sandbox": "sandbox"}

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
-from scheduler.reminders import (
+from scheduler.outbound import (
     bulk_not_before,
     channel_for,
     place_message,

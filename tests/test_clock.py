@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from config.clock import FakeClock, RunningClock, SystemClock, clock_at
-from scheduler.quiet import in_quiet_hours
+from scheduler.outbound import in_quiet_hours
 from tests.conftest import T0
 
 pytest_plugins = ["pytester"]

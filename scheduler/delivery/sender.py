@@ -67,7 +67,7 @@ from config.metrics import SEND_OUTCOMES, Metrics
 from config.settings import Settings
 from scheduler.delivery.channels.base import Channel, OutgoingMessage, SendResult, TransportError
 from scheduler.delivery.ratelimit import Limit, hold, limits_for, reserve
-from scheduler.quiet import next_allowed
+from scheduler.outbound import next_allowed
 from storage.db import Database
 from storage.models import DeliveryEvent, OutboxMessage, Person
 from storage.outbox import REACHES_OPTED_OUT
