@@ -26,6 +26,7 @@ from bot.handlers import Context, dispatch, intent_name, parse
 from config.clock import Clock
 from config.metrics import Metrics
 from config.settings import Settings
+from storage import keys
 from storage.db import Database, as_loaded, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
 from storage.models.base import storable
@@ -208,7 +209,7 @@ class InboundPipeline:
                 session,
                 person,
                 draft,
-                dedupe_key=f"reply:{inbound.id}:{i}",
+                dedupe_key=keys.reply(inbound.id, i),
                 now=now,
                 # The STOP confirmation must go even though the person has just opted out.
                 kind="consent" if draft.template == "stop_confirm" else "reply",

@@ -31,6 +31,7 @@ from config.messages import format_when
 from config.settings import Settings
 from config.text import table
 from scheduler.outbound import bulk_not_before, place_message, when_for, zone_of
+from storage import keys
 from storage.db import Database
 from storage.listening_reports import listening_summary
 from storage.models import (
@@ -438,10 +439,10 @@ async def _people_with_role(session: AsyncSession, role: str) -> list[tuple[Pers
     return [(p, iid) for p, iid in rows]
 
 
-async def _existing(session: AsyncSession, keys: list[str]) -> set[str]:
+async def _existing(session: AsyncSession, wanted: list[str]) -> set[str]:
     found: set[str] = set()
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
         found.update(
             await session.scalars(
                 select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(chunk))
@@ -461,8 +462,8 @@ async def plan_digests(db: Database, settings: Settings, now: datetime) -> Diges
             (p, day) for p in organisers.values() if (day := digest_day(p, now, settings))
         ]
         due_leaders = [(p, iid, day) for p, iid in leaders if (day := digest_day(p, now, settings))]
-        wanted = [f"digest:{day.isoformat()}:{p.id}" for p, day in due_organisers]
-        wanted += [f"nudge:{day.isoformat()}:{iid}:{p.id}" for p, iid, day in due_leaders]
+        wanted = [keys.digest(day, p.id) for p, day in due_organisers]
+        wanted += [keys.leader_nudge(day, iid, p.id) for p, iid, day in due_leaders]
         done = await _existing(session, wanted)
         snapshot_due = await _snapshot_due(session, settings, now)
         if not snapshot_due and all(k in done for k in wanted):
@@ -473,7 +474,7 @@ async def plan_digests(db: Database, settings: Settings, now: datetime) -> Diges
             _charts(digest) if any(address_for(p, "telegram") for p, _ in due_organisers) else {}
         )
         for person, day in due_organisers:
-            key = f"digest:{day.isoformat()}:{person.id}"
+            key = keys.digest(day, person.id)
             if key not in done:
                 await _enqueue_digest(session, settings, person, day, key, digest, charts, report)
     async with db.session() as session:
@@ -541,7 +542,7 @@ async def _enqueue_digest(
         png = charts.get(item.action.id) if telegram else None
         if png is None:
             continue
-        chart_key = f"{key}:chart:{item.action.id}"
+        chart_key = keys.digest_chart(key, item.action.id)
         title = {"title": item.action.title, "date": _day(day)}
         if not await put(Draft("digest_chart", title), chart_key, None):
             continue
@@ -581,7 +582,7 @@ async def _enqueue_nudges(
         return
     item = upcoming[0]
     for leader, iid, day in due_leaders:
-        key = f"nudge:{day.isoformat()}:{iid}:{leader.id}"
+        key = keys.leader_nudge(day, iid, leader.id)
         if key in done:
             continue
         try:

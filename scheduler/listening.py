@@ -33,6 +33,7 @@ from config.clock import Clock
 from config.messages import format_when
 from config.settings import Settings
 from scheduler.outbound import next_allowed
+from storage import keys
 from storage.db import Database
 from storage.listening import (
     ListeningError,
@@ -113,7 +114,7 @@ async def send_campaign(
             session,
             person,
             draft,
-            dedupe_key=f"listen:{campaign.id}:{person.id}:q0",
+            dedupe_key=keys.listening_first(campaign.id, person.id),
             now=now,
             channel=channel,
             alliance=settings.alliance_name,
@@ -236,7 +237,7 @@ async def _nudge(
             session,
             person,
             draft,
-            dedupe_key=f"listen:{campaign_id}:{person.id}:nudge",
+            dedupe_key=keys.listening_nudge(campaign_id, person.id),
             now=now,
             channel=channel,
             alliance=settings.alliance_name,
@@ -325,7 +326,7 @@ async def report_back(
             session,
             person,
             Draft("listening_report", {"people": result.people, "themes": names}),
-            dedupe_key=f"listen-report:{campaign.id}:{person.id}:{round_}",
+            dedupe_key=keys.listening_report(campaign.id, person.id, round_),
             now=now,
             channel=channel,
             alliance=settings.alliance_name,
@@ -405,7 +406,7 @@ async def invite_theme(
             person,
             draft,
             # The same key as storage.actions.invite: one invitation message per person.
-            dedupe_key=f"invite:{action.id}:{person.id}",
+            dedupe_key=keys.invite(action.id, person.id),
             now=now,
             channel=channel,
             alliance=settings.alliance_name,

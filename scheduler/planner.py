@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
 from scheduler.outbound import bulk_not_before, local_time, place_message, when_for
-from scheduler.reminders import Step, audience, ladder_for, reminder_key
+from scheduler.reminders import Step, audience, ladder_for
+from storage import keys
 from storage.db import Database
 from storage.models import Action, Invitation, Membership, Person
 from storage.outbox import Draft
@@ -161,7 +162,7 @@ async def _plan_chunk(
             person,
             draft,
             settings=settings,
-            key=reminder_key(step.kind, action, person.id),
+            key=keys.reminder(step.kind, action.id, action.revision, person.id),
             now=now,
             not_before=bulk_not_before(person, max(due, now), settings),
             deadline=deadline,

@@ -35,6 +35,7 @@ from sqlalchemy import String, cast, delete, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from storage import keys
 from storage.models import (
     Action,
     ActionReminder,
@@ -154,15 +155,12 @@ async def reset_step(session: AsyncSession, action: Action, kind: str) -> None:
     )
 
 
-def reminder_key(kind: str, action: Action, person_id: int | str) -> str:
-    return f"reminder:{kind}:{action.id}:r{action.revision}:{person_id}"
-
-
 def audience(action: Action, step: Step, due: datetime) -> Select[int]:
     """Ids of the people this step goes to who do not have their row yet (an anti-join on the
     outbox's unique dedupe key, so a replan over a large action costs one indexed scan)."""
     inv = Invitation
-    key = literal(reminder_key(step.kind, action, ""), String) + cast(Person.id, String(20))
+    prefix = keys.reminder_prefix(step.kind, action.id, action.revision)
+    key = literal(prefix, String) + cast(Person.id, String(20))
     planned = exists().where(OutboxMessage.dedupe_key == key)
     checked_in = (
         exists().where(Attendance.action_id == action.id).where(Attendance.person_id == Person.id)

@@ -28,6 +28,7 @@ from scheduler.outbound import (
     urgent_not_before,
     when_for,
 )
+from storage import keys
 from storage.models import ACTION_KINDS, Action, Invitation, Membership, OutboxMessage, Person
 from storage.outbox import Draft
 
@@ -183,7 +184,7 @@ async def invite(
         await session.scalars(
             select(OutboxMessage.dedupe_key)
             .where(OutboxMessage.action_id == action.id)
-            .where(OutboxMessage.dedupe_key.like(f"invite:{action.id}:%"))
+            .where(OutboxMessage.dedupe_key.like(keys.invite_prefix(action.id) + "%"))
         )
     )
     for person in people:
@@ -201,7 +202,7 @@ async def invite(
             )
             invited.add(person.id)
             report.invited += 1
-        key = f"invite:{action.id}:{person.id}"
+        key = keys.invite(action.id, person.id)
         if key in sent_keys:
             continue
         outcome = await _send_invite(session, action, person, key, settings, now)
@@ -269,7 +270,7 @@ async def reschedule(
     for person in await session.scalars(
         select(Person).where(Person.id.in_(unsent)).where(Person.consent != "opted_out")
     ):
-        key = f"invite:{action.id}:{person.id}:r{action.revision}"
+        key = keys.reinvite(action.id, action.revision, person.id)
         outcome = await _send_invite(session, action, person, key, settings, now)
         report.reinvited += outcome == "queued"
     # Whoever might travel at the old time or the new one must hear before the earlier one.
@@ -288,7 +289,7 @@ async def reschedule(
             person,
             draft,
             settings=settings,
-            key=f"moved:{action.id}:r{action.revision}:{person.id}",
+            key=keys.moved(action.id, action.revision, person.id),
             now=now,
             not_before=urgent_not_before(person, now, deadline, settings),
             deadline=deadline,
@@ -318,7 +319,7 @@ async def cancel(
             person,
             draft,
             settings=settings,
-            key=f"cancelled:{action.id}:r{action.revision}:{person.id}",
+            key=keys.cancelled(action.id, action.revision, person.id),
             now=now,
             not_before=urgent_not_before(person, now, action.starts_at, settings),
             deadline=action.starts_at,

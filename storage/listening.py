@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from config.settings import LANGUAGES
+from storage import keys
 from storage.listening_themes import Matcher, ThemeSpec, campaign_matcher, seed_themes, tag_answer
 from storage.models import (
     InboundMessage,
@@ -41,11 +42,6 @@ LATE_REPLY_WINDOW = timedelta(days=30)
 
 class ListeningError(ValueError):
     """Something an organiser asked for cannot be done; the message says why."""
-
-
-def dedupe_prefix(campaign_id: int) -> str:
-    """Every outbox row a campaign writes has a dedupe key starting with this."""
-    return f"listen:{campaign_id}:"
 
 
 # -- campaigns and questions --------------------------------------------------------------------
@@ -145,7 +141,9 @@ async def close_campaign(session: AsyncSession, campaign: ListeningCampaign, now
         campaign.closed_at = now
     result = await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.dedupe_key.startswith(dedupe_prefix(campaign.id), autoescape=True))
+        .where(
+            OutboxMessage.dedupe_key.startswith(keys.listening_prefix(campaign.id), autoescape=True)
+        )
         .where(OutboxMessage.status == "queued")
         .values(status="cancelled", error_code="campaign_closed", updated_at=now)
     )

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.messages import INTRODUCES, render
 from config.segments import count_segments
+from storage import keys
 from storage.db import as_loaded, every_column
 from storage.models import OutboxMessage, Person
 
@@ -101,7 +102,7 @@ async def enqueue(
         return []
     drafts: list[tuple[str, Draft]] = []
     if person.introduced_at is None and draft.template not in INTRODUCES:
-        drafts.append((f"{dedupe_key}:intro", Draft("intro", {})))
+        drafts.append((keys.intro(dedupe_key), Draft("intro", {})))
     drafts.append((dedupe_key, draft))
     if person.introduced_at is None:
         person.introduced_at = now

@@ -20,6 +20,7 @@ from telegram import Chat, Update, User
 
 from config.messages import format_when, render
 from config.phones import redact_phones
+from storage import keys
 from storage.models import Action, OutboxAttachment, OutboxMessage, Person, TelegramGroup
 from storage.outbox import Draft, enqueue, enqueue_address
 
@@ -188,7 +189,7 @@ class Turn:
         recorded in the outbox as already sent inline."""
         chat_id = self.chat.id
         for i, reply in enumerate(self.replies):
-            key = f"tg:{update_id}:{i}"
+            key = keys.telegram_reply(update_id, i)
             row = await self._write_reply(chat_id, key, reply)
             if row is not None and reply.attachment is not None:
                 await attach(self.session, row, reply.attachment, self.now)
@@ -240,7 +241,7 @@ class Turn:
             params=answer.params,
             language=self.caller.language if self.caller is not None else self.language,
             alliance=self.alliance,
-            dedupe_key=f"tg:{update_id}:answer",
+            dedupe_key=keys.telegram_answer(update_id),
             now=self.now,
             inline_provider=INLINE_PROVIDER,
             region=self.default_region,

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
 from storage import console as store
+from storage import keys
 from storage.audit import Actor, record
 from storage.models import ConsoleSession, Person
 from storage.outbox import Draft, address_for, enqueue
@@ -108,7 +109,7 @@ async def ask_for_code(
             session,
             gets_code,
             Draft(CODE_TEMPLATE, {"code": code, "minutes": settings.console_code_minutes}),
-            dedupe_key=f"signin:{row.id}",
+            dedupe_key=keys.sign_in_code(row.id),
             now=now,
             kind="system",
             channel=channel,
