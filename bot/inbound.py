@@ -30,7 +30,7 @@ from storage import keys
 from storage.db import Database, as_loaded, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
 from storage.models.base import storable
-from storage.outbox import REACHES_OPTED_OUT, Draft, enqueue
+from storage.outbox import REACHES_OPTED_OUT, Draft, Envelope, enqueue
 from storage.people import new_person
 
 log = logging.getLogger(__name__)
@@ -208,15 +208,17 @@ class InboundPipeline:
             rows += await enqueue(
                 session,
                 person,
-                draft,
-                dedupe_key=keys.reply(inbound.id, i),
+                Envelope(
+                    draft,
+                    keys.reply(inbound.id, i),
+                    # The STOP confirmation must go even though the person has just opted out.
+                    kind="consent" if draft.template == "stop_confirm" else "reply",
+                    channel=inbound.channel,
+                    in_reply_to_id=inbound.id,
+                    inline_provider=inline_provider,
+                ),
                 now=now,
-                # The STOP confirmation must go even though the person has just opted out.
-                kind="consent" if draft.template == "stop_confirm" else "reply",
-                channel=inbound.channel,
                 alliance=self.settings.alliance_name,
-                in_reply_to_id=inbound.id,
-                inline_provider=inline_provider,
             )
         return rows
 

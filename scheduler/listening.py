@@ -59,7 +59,7 @@ from storage.models import (
     ListeningTheme,
     Person,
 )
-from storage.outbox import Draft, enqueue
+from storage.outbox import Draft, Envelope, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +113,15 @@ async def send_campaign(
         await enqueue(
             session,
             person,
-            draft,
-            dedupe_key=keys.listening_first(campaign.id, person.id),
+            Envelope(
+                draft,
+                keys.listening_first(campaign.id, person.id),
+                channel=channel,
+                not_before=starts,
+                expires_at=campaign.ends_at,
+            ),
             now=now,
-            channel=channel,
             alliance=settings.alliance_name,
-            not_before=starts,
-            expires_at=campaign.ends_at,
         )
         result.people += 1
     await session.flush()
@@ -236,13 +238,15 @@ async def _nudge(
         await enqueue(
             session,
             person,
-            draft,
-            dedupe_key=keys.listening_nudge(campaign_id, person.id),
+            Envelope(
+                draft,
+                keys.listening_nudge(campaign_id, person.id),
+                channel=channel,
+                not_before=_start(person, now, settings),
+                expires_at=campaign.ends_at,
+            ),
             now=now,
-            channel=channel,
             alliance=settings.alliance_name,
-            not_before=_start(person, now, settings),
-            expires_at=campaign.ends_at,
         )
         nudged += 1
     return nudged
@@ -325,12 +329,14 @@ async def report_back(
         rows = await enqueue(
             session,
             person,
-            Draft("listening_report", {"people": result.people, "themes": names}),
-            dedupe_key=keys.listening_report(campaign.id, person.id, round_),
+            Envelope(
+                Draft("listening_report", {"people": result.people, "themes": names}),
+                keys.listening_report(campaign.id, person.id, round_),
+                channel=channel,
+                not_before=_start(person, now, settings),
+            ),
             now=now,
-            channel=channel,
             alliance=settings.alliance_name,
-            not_before=_start(person, now, settings),
         )
         result.queued += 1 if rows else 0
     return result
@@ -404,15 +410,17 @@ async def invite_theme(
         await enqueue(
             session,
             person,
-            draft,
-            # The same key as storage.actions.invite: one invitation message per person.
-            dedupe_key=keys.invite(action.id, person.id),
+            Envelope(
+                draft,
+                # The same key as storage.actions.invite: one invitation message per person.
+                keys.invite(action.id, person.id),
+                channel=channel,
+                not_before=_start(person, now, settings),
+                expires_at=action.starts_at,
+                action_id=action.id,
+            ),
             now=now,
-            channel=channel,
             alliance=settings.alliance_name,
-            not_before=_start(person, now, settings),
-            expires_at=action.starts_at,
-            action_id=action.id,
         )
         result.queued += 1
     await session.flush()

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.messages import format_when
 from config.settings import Settings
 from storage.models import Person
-from storage.outbox import Draft, address_for, enqueue
+from storage.outbox import Draft, Envelope, address_for, enqueue
 
 
 def in_quiet_hours(now: datetime, timezone: str, start: time, end: time) -> bool:
@@ -118,15 +118,17 @@ async def place_message(
     rows = await enqueue(
         session,
         person,
-        draft,
-        dedupe_key=key,
+        Envelope(
+            draft,
+            key,
+            kind=kind,
+            channel=channel,
+            not_before=not_before,
+            expires_at=deadline,
+            action_id=action_id,
+        ),
         now=now,
-        kind=kind,
-        channel=channel,
         alliance=settings.alliance_name,
-        not_before=not_before,
-        expires_at=deadline,
-        action_id=action_id,
     )
     if not late:
         return "queued"

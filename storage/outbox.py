@@ -1,7 +1,8 @@
 """Writing to the outbox. Nothing is ever sent except from a row written here first.
 
-``enqueue`` renders a template for a person (in their language), counts SMS segments, and
-inserts the row with a unique ``dedupe_key``: enqueuing the same key twice is a no-op, which is
+``enqueue(session, person, Envelope(draft, key, ...), now=..., alliance=...)`` renders a template
+for a person (in their language), counts SMS segments, and inserts the row with a unique
+``dedupe_key``: enqueuing the same key twice is a no-op, which is
 what makes re-planning, retried webhooks and restarts safe. A person who has never been told who
 is texting them gets the ``intro`` message first.
 """
@@ -55,6 +56,31 @@ class Draft:
     params: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """What :func:`enqueue` writes: the draft, its unique dedupe key (storage/keys.py), and how
+    it travels.
+
+    ``kind`` sets the priority (:data:`PRIORITY`: replies ahead of bulk sends); ``channel`` is
+    ``sms`` or ``telegram``; ``not_before`` (default: now) and ``expires_at`` bound when it may
+    go; ``action_id`` and ``in_reply_to_id`` say what it is about; ``inline_provider`` is for
+    replies the webhook answers inline (Twilio's TwiML): the row is written already ``sent``
+    through that provider, so no worker can ever send it a second time; ``payload`` carries
+    channel extras (Telegram buttons, an edit target) on the message row.
+    """
+
+    draft: Draft
+    key: str
+    kind: str = "bulk"
+    channel: str = "sms"
+    not_before: datetime | None = None
+    expires_at: datetime | None = None
+    action_id: int | None = None
+    in_reply_to_id: int | None = None
+    inline_provider: str | None = None
+    payload: dict[str, Any] | None = None
+
+
 # enqueue's statements, built once. Rows go as parameters, not inside the statement: a
 # multi-row VALUES has no cache key, so SQLAlchemy would compile it afresh on every call.
 # RETURNING gives back the rows it wrote, so new rows need no read-back.
@@ -74,55 +100,43 @@ _ROWS_BY_KEY = (
 async def enqueue(
     session: AsyncSession,
     person: Person,
-    draft: Draft,
+    envelope: Envelope,
     *,
-    dedupe_key: str,
     now: datetime,
-    kind: str = "bulk",
-    channel: str = "sms",
     alliance: str,
-    not_before: datetime | None = None,
-    expires_at: datetime | None = None,
-    action_id: int | None = None,
-    in_reply_to_id: int | None = None,
-    inline_provider: str | None = None,
-    payload: dict[str, Any] | None = None,
 ) -> list[OutboxMessage]:
     """Write the message (and the intro before it, if the person has never had one).
 
     Returns the rows that exist for these keys (new or already there), in send order.
-    Persons without an address on ``channel`` get nothing (an empty list).
-
-    ``inline_provider`` is for replies the webhook answers inline (Twilio's TwiML): the row is
-    written already ``sent`` through that provider, so no worker can ever send it a second time.
-    ``payload`` carries channel extras (Telegram buttons, an edit target) on the message row.
+    Persons without an address on ``envelope.channel`` get nothing (an empty list).
     """
-    address = address_for(person, channel)
+    e = envelope
+    address = address_for(person, e.channel)
     if address is None:
         return []
     drafts: list[tuple[str, Draft]] = []
-    if person.introduced_at is None and draft.template not in INTRODUCES:
-        drafts.append((keys.intro(dedupe_key), Draft("intro", {})))
-    drafts.append((dedupe_key, draft))
+    if person.introduced_at is None and e.draft.template not in INTRODUCES:
+        drafts.append((keys.intro(e.key), Draft("intro", {})))
+    drafts.append((e.key, e.draft))
     if person.introduced_at is None:
         person.introduced_at = now
     rows = [
         _row(
             key=key,
-            channel=channel,
+            channel=e.channel,
             to_address=address,
             body=render(d.template, person.language, alliance=alliance, **d.params),
             template=d.template,
-            kind=kind,
+            kind=e.kind,
             now=now,
             person_id=person.id,
             # Same time and priority: the lower id (the intro) goes first.
-            not_before=not_before,
-            expires_at=expires_at,
-            action_id=action_id,
-            in_reply_to_id=in_reply_to_id,
-            inline_provider=inline_provider,
-            payload=payload if key == dedupe_key else None,
+            not_before=e.not_before,
+            expires_at=e.expires_at,
+            action_id=e.action_id,
+            in_reply_to_id=e.in_reply_to_id,
+            inline_provider=e.inline_provider,
+            payload=e.payload if key == e.key else None,
         )
         for key, d in drafts
     ]
@@ -130,30 +144,26 @@ async def enqueue(
 
 
 async def enqueue_address(
-    session: AsyncSession,
-    *,
-    channel: str,
-    to_address: str,
-    body: str,
-    template: str,
-    dedupe_key: str,
-    now: datetime,
-    kind: str = "reply",
-    inline_provider: str | None = None,
-    payload: dict[str, Any] | None = None,
+    session: AsyncSession, to_address: str, body: str, envelope: Envelope, *, now: datetime
 ) -> OutboxMessage:
     """A message to an address that is not a person: a Telegram group, or someone who has not
-    linked yet. Already rendered (the caller knows the language); same dedupe rule as enqueue."""
+    linked yet. Already rendered: ``body`` is ``envelope.draft`` in the language the caller
+    chose; same dedupe rule as enqueue."""
+    e = envelope
     row = _row(
-        key=dedupe_key,
-        channel=channel,
+        key=e.key,
+        channel=e.channel,
         to_address=to_address,
         body=body,
-        template=template,
-        kind=kind,
+        template=e.draft.template,
+        kind=e.kind,
         now=now,
-        inline_provider=inline_provider,
-        payload=payload,
+        not_before=e.not_before,
+        expires_at=e.expires_at,
+        action_id=e.action_id,
+        in_reply_to_id=e.in_reply_to_id,
+        inline_provider=e.inline_provider,
+        payload=e.payload,
     )
     return (await _insert(session, [row]))[0]
 

@@ -29,7 +29,7 @@ from storage.db import Database
 from storage.migrate import script_heads
 from storage.models import WorkerHeartbeat
 from storage.monitoring import beat, heartbeats
-from storage.outbox import Draft, enqueue
+from storage.outbox import Draft, Envelope, enqueue
 from tests import factories as f
 from tests.fakes import FakeSleep, RecordingChannel
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, Failure, FakeTwilioApi
@@ -206,7 +206,7 @@ async def test_the_server_counts_its_in_process_workers_sends_and_shows_its_hear
         async with db.session() as s:
             ann = await f.person(s, "Ann Patel", 1, now)
             (row,) = await enqueue(
-                s, ann, Draft("help", {}), dedupe_key="t:1", now=now, alliance="Leicester Citizens"
+                s, ann, Envelope(Draft("help", {}), "t:1"), now=now, alliance="Leicester Citizens"
             )
         wake_outbox(app)
 

@@ -25,7 +25,7 @@ from storage.actions import reschedule
 from storage.commitments import set_commitment
 from storage.db import Database
 from storage.models import Action, Attendance, Invitation, OutboxMessage, Person
-from storage.outbox import Draft, enqueue
+from storage.outbox import Draft, Envelope, enqueue
 from tests import factories as f
 
 LONDON = ZoneInfo("Europe/London")
@@ -356,11 +356,15 @@ async def test_a_yes_answers_the_latest_question_an_invitation_sent_after_it_win
         await enqueue(
             s,
             bob,
-            Draft("invite", {"title": "Leaders training", "when": "Thu 9 Apr 18:00", "place": "X"}),
-            dedupe_key="invite:training:2",
+            Envelope(
+                Draft(
+                    "invite", {"title": "Leaders training", "when": "Thu 9 Apr 18:00", "place": "X"}
+                ),
+                "invite:training:2",
+                action_id=training.id,
+            ),
             now=utc(31, 13),
             alliance=settings.alliance_name,
-            action_id=training.id,
         )
         invite_row = await s.scalar(
             select(OutboxMessage).where(OutboxMessage.dedupe_key == "invite:training:2")

@@ -21,7 +21,7 @@ from scheduler.delivery.ratelimit import Limit, reserve
 from scheduler.delivery.sender import Sender
 from storage.db import Database
 from storage.models import DeliveryEvent, OutboxMessage, Person
-from storage.outbox import Draft, enqueue
+from storage.outbox import Draft, Envelope, enqueue
 from tests import factories as f
 from tests.fakes import FakeSleep, RecordingChannel
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, Failure, FakeTwilioApi, Shares
@@ -102,13 +102,15 @@ async def queue(
             rows = await enqueue(
                 s,
                 person,
-                Draft(template, {}),
-                dedupe_key=f"test:{template}:{kind}:{n}",
+                Envelope(
+                    Draft(template, {}),
+                    f"test:{template}:{kind}:{n}",
+                    kind=kind,
+                    not_before=not_before,
+                    expires_at=expires_at,
+                ),
                 now=now,
-                kind=kind,
                 alliance="Leicester Citizens",
-                expires_at=expires_at,
-                not_before=not_before,
             )
             ids += [r.id for r in rows]
     return ids

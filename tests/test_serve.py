@@ -15,7 +15,7 @@ from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import OutboxMessage
-from storage.outbox import Draft, enqueue
+from storage.outbox import Draft, Envelope, enqueue
 from tests import factories as f
 
 
@@ -38,7 +38,7 @@ async def test_the_server_runs_the_worker_in_process_and_it_sends_the_outbox(
         async with db.session() as s:
             ann = await f.person(s, "Ann Patel", 1, now)
             (row,) = await enqueue(
-                s, ann, Draft("help", {}), dedupe_key="t:1", now=now, alliance="Leicester Citizens"
+                s, ann, Envelope(Draft("help", {}), "t:1"), now=now, alliance="Leicester Citizens"
             )
         wake_outbox(app)
         # Waiting for the worker's task to run, not for time to pass: bounded, and the wake-up

@@ -22,7 +22,7 @@ from config.messages import format_when, render
 from config.phones import redact_phones
 from storage import keys
 from storage.models import Action, OutboxAttachment, OutboxMessage, Person, TelegramGroup
-from storage.outbox import Draft, enqueue, enqueue_address
+from storage.outbox import Draft, Envelope, enqueue, enqueue_address
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +64,15 @@ async def enqueue_chat(
             body = safe
     if len(body) > MAX_TEXT:
         body = body[: MAX_TEXT - 1] + "…"
-    return await enqueue_address(
-        session,
-        channel="telegram",
-        to_address=str(chat_id),
-        body=body,
-        template=template,
-        dedupe_key=dedupe_key,
-        now=now,
+    envelope = Envelope(
+        Draft(template, params),
+        dedupe_key,
         kind=kind,
+        channel="telegram",
         inline_provider=inline_provider,
         payload=payload,
     )
+    return await enqueue_address(session, str(chat_id), body, envelope, now=now)
 
 
 @dataclass(frozen=True)
@@ -207,13 +204,15 @@ class Turn:
             rows = await enqueue(
                 self.session,
                 person,
-                Draft(reply.template, reply.params),
-                dedupe_key=key,
+                Envelope(
+                    Draft(reply.template, reply.params),
+                    key,
+                    kind="reply",
+                    channel="telegram",
+                    payload=reply.payload,
+                ),
                 now=self.now,
-                kind="reply",
-                channel="telegram",
                 alliance=self.alliance,
-                payload=reply.payload,
             )
             return rows[-1] if rows else None
         return await enqueue_chat(

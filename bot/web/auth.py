@@ -28,7 +28,7 @@ from storage import console as store
 from storage import keys
 from storage.audit import Actor, record
 from storage.models import ConsoleSession, Person
-from storage.outbox import Draft, address_for, enqueue
+from storage.outbox import Draft, Envelope, address_for, enqueue
 from storage.people import new_person, person_by_phone
 from storage.roles import ORGANISER, Roles, roles_of
 
@@ -108,13 +108,15 @@ async def ask_for_code(
         await enqueue(
             session,
             gets_code,
-            Draft(CODE_TEMPLATE, {"code": code, "minutes": settings.console_code_minutes}),
-            dedupe_key=keys.sign_in_code(row.id),
+            Envelope(
+                Draft(CODE_TEMPLATE, {"code": code, "minutes": settings.console_code_minutes}),
+                keys.sign_in_code(row.id),
+                kind="system",
+                channel=channel,
+                expires_at=row.expires_at,
+            ),
             now=now,
-            kind="system",
-            channel=channel,
             alliance=settings.alliance_name,
-            expires_at=row.expires_at,
         )
     await record(
         session,
