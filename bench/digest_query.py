@@ -283,7 +283,7 @@ at this scale is fine for it; a leader's COUNT, which must answer while they wai
 
 Proposal (not implemented; it touches every writer): a counter table
 `rollup_counts (action_id, institution_id or 0, response, people, guests, attended)` updated in
-the same transaction as each RSVP (`bot.handlers.rsvp.record`, Telegram's RSVP buttons),
+the same transaction as each RSVP (`scheduler.actions.record_rsvp`: texts and RSVP buttons),
 check-in, invitation and membership change, read by `action_rollup` in one indexed query
 (about 1,000 rows: a few ms), with a nightly `turnout rollup verify` that recomputes it from
 the raw rows and reports drift."""

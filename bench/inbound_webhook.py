@@ -536,7 +536,7 @@ STEPS = [
     ("bot.inbound", "dispatch", "2. › run the handler (dispatch)"),
     ("bot.handlers.listening", "intercept", "2. › › listening.intercept"),
     ("bot.handlers.followup", "answer", "2. › › › followup.answer"),
-    ("bot.handlers.actions", "open_invitations", "2. › › › actions.open_invitations"),
+    ("storage.actions", "open_invitations", "2. › › › actions.open_invitations"),
     ("bot.inbound", "InboundPipeline.write_replies", "2. › write the replies (outbox)"),
     ("bot.inbound", "InboundPipeline.replies_for", "replies of a replay"),
 ]

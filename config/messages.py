@@ -44,7 +44,7 @@ RESIDENT_FACING = frozenset(
         "lang_set",
         "lang_unknown",
         "inbox_ack",
-        # Reminder ladder and action changes (scheduler/reminders.py, storage/actions.py).
+        # Reminder ladder and action changes (scheduler/reminders.py, scheduler/actions.py).
         "still_coming",
         "still_maybe",
         "nudge",

@@ -10,7 +10,7 @@ twice, a second worker or a restart never sends anything twice:
   the step that waits for them, after ``nudge_after_hours`` without an answer;
 * ``listen-report:<campaign>:<person>:<round>`` the "here is what we heard" message;
 * ``invite:<action>:<person>`` the invitation to the action about a theme (the same key as
-  storage.actions.invite, so nobody is invited twice).
+  scheduler.actions.invite, so nobody is invited twice).
 
 Bulk messages start at the end of the person's quiet hours (their own time zone), and the
 sender checks consent again at send time. ``run_due`` is the periodic job: it closes campaigns
@@ -412,7 +412,7 @@ async def invite_theme(
             person,
             Envelope(
                 draft,
-                # The same key as storage.actions.invite: one invitation message per person.
+                # The same key as scheduler.actions.invite: one invitation message per person.
                 keys.invite(action.id, person.id),
                 channel=channel,
                 not_before=_start(person, now, settings),

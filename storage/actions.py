@@ -1,370 +1,104 @@
-"""Actions: create one, invite people, reschedule or cancel it (with the re-notifications).
-
-What the CLI calls (``turnout actions create/list``, ``turnout invite``). Every change is
-idempotent where it can be and validated with errors that say what is wrong
-(:class:`ActionError`, a ``ValueError``).
-
-Rescheduling or cancelling bumps ``action.revision``: queued messages about the old version
-(invitations not sent yet, reminders) are cancelled (error_code ``superseded``), an unsent
-invitation is replaced by one with the new details, and everyone who said yes or maybe gets
-one notice per change (dedupe key ``moved:`` / ``cancelled:{action}:r{revision}:{person}``).
-The reminder ladder then plans afresh for the new revision (scheduler/planner.py).
-"""
+"""Finding the action a message is about (shared by the RSVP, check-in and leader handlers)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from config.settings import Settings
-from scheduler.outbound import (
-    bulk_not_before,
-    channel_for,
-    place_message,
-    urgent_not_before,
-    when_for,
+from config.text import abbreviates, words
+from storage.models import Action, Invitation
+
+# Check-in opens this long before an action starts and stays open this long after it ends.
+CHECKIN_BEFORE = timedelta(hours=2)
+CHECKIN_AFTER = timedelta(hours=1)
+
+
+def matches(action: Action, hint: str) -> bool:
+    """``hint`` names ``action``: it is a short way of writing the action's short name or its
+    title (config.text.abbreviates: "assembly", "housing march", "march" for "Housing March").
+    Courtesy words ("please", "sorry") name nothing."""
+    said = words(hint)
+    return bool(said) and (
+        abbreviates(said, words(action.slug)) or abbreviates(said, words(action.title))
+    )
+
+
+async def named(session: AsyncSession, hint: str, now: datetime) -> list[Action]:
+    """Every action ``hint`` names, whatever its state: those still to come first (soonest
+    first), then those over or cancelled (latest first). Run only for a text with a hint."""
+    if not words(hint):
+        return []
+    found = [a for a in await session.scalars(select(Action)) if matches(a, hint)]
+    coming = sorted(
+        (a for a in found if a.status == "scheduled" and a.ends_at > now),
+        key=lambda a: a.starts_at,
+    )
+    done = sorted((a for a in found if a not in coming), key=lambda a: a.starts_at, reverse=True)
+    return coming + done
+
+
+def pick(actions: list[Action], hint: str) -> Action | None:
+    """The action named by ``hint``, else the soonest one."""
+    if not actions:
+        return None
+    named = [a for a in actions if matches(a, hint)]
+    return (named or actions)[0]
+
+
+# Built once, run with parameters: every RSVP runs it, and building it (and its cache key) took
+# longer than running it.
+_OPEN_INVITATIONS = (
+    select(Invitation, Action)
+    .join(Action, Action.id == Invitation.action_id)
+    .where(Invitation.person_id == bindparam("person_id"))
+    .where(Action.status == "scheduled")
+    .where(Action.ends_at > bindparam("now"))
+    .order_by(Action.starts_at)
 )
-from storage import keys
-from storage.models import ACTION_KINDS, Action, Invitation, Membership, OutboxMessage, Person
-from storage.outbox import Draft
-
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
-# Typographic characters people paste from documents; each would turn an SMS into UCS-2
-# (70 characters a segment instead of 160), so titles and places are stored plain.
-_PLAIN = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\xa0": " "})
 
 
-class ActionError(ValueError):
-    """The action cannot be created or changed as asked; the message says why."""
+async def open_invitations(
+    session: AsyncSession, person_id: int, now: datetime
+) -> list[tuple[Invitation, Action]]:
+    """Invitations a person can still answer (action scheduled and not over), soonest first."""
+    rows = await session.execute(_OPEN_INVITATIONS, {"person_id": person_id, "now": now})
+    return [(inv, action) for inv, action in rows]
 
 
-@dataclass
-class InviteReport:
-    invited: int = 0  # new invitations
-    already_invited: int = 0
-    queued: int = 0  # invitation messages newly queued
-    dropped: int = 0  # quiet hours would hold the message until after the start
-    skipped_opted_out: int = 0
-    skipped_unreachable: int = 0  # no usable phone (invalid, landline, none) and no Telegram
-
-
-@dataclass
-class ChangeReport:
-    revision: int
-    changed: bool = True
-    notified: int = 0  # yes and maybe people told about the change
-    superseded: int = 0  # queued messages about the old version cancelled
-    reinvited: int = 0  # unsent invitations replaced with the new details
-
-
-def plain(text: str) -> str:
-    return " ".join(text.translate(_PLAIN).split())
-
-
-def _check_times(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
-    for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ActionError(f"{name} must carry a time zone (got {value.isoformat()})")
-    if ends_at <= starts_at:
-        raise ActionError(
-            f"the action must end after it starts ({starts_at.isoformat()} -> "
-            f"{ends_at.isoformat()})"
-        )
-    if starts_at <= now:
-        raise ActionError(f"the start {starts_at.isoformat()} is in the past")
-    if ends_at - starts_at > timedelta(days=2):
-        raise ActionError("an action lasts at most two days")
-
-
-async def create_action(
-    session: AsyncSession,
-    *,
-    slug: str,
-    title: str,
-    kind: str,
-    starts_at: datetime,
-    ends_at: datetime,
-    place: str,
-    bring: str = "",
-    target: int | None = None,
-    now: datetime,
-) -> Action:
-    slug = slug.strip().lower()
-    if not SLUG.match(slug):
-        raise ActionError(
-            f"the name {slug!r} must be 2 to 32 characters: lower-case letters, digits and "
-            "hyphens, starting with a letter or digit (e.g. assembly-mar)"
-        )
-    title, place, bring = plain(title), plain(place), plain(bring)
-    if not title:
-        raise ActionError("the title is empty")
-    if len(title) > 80:
-        raise ActionError(f"the title is {len(title)} characters; keep it to 80 (it goes by SMS)")
-    if not place:
-        raise ActionError("the place is empty: say where people should go")
-    if len(place) > 120 or len(bring) > 120:
-        raise ActionError("keep the place and what to bring to 120 characters each (SMS)")
-    if kind not in ACTION_KINDS:
-        raise ActionError(f"unknown kind {kind!r}: expected one of {', '.join(ACTION_KINDS)}")
-    if target is not None and target <= 0:
-        raise ActionError(f"the target must be a positive number, got {target}")
-    _check_times(starts_at, ends_at, now)
-    if await session.scalar(select(Action.id).where(Action.slug == slug)) is not None:
-        raise ActionError(f"an action called {slug!r} already exists")
-    action = Action(
-        slug=slug,
-        title=title,
-        kind=kind,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        place=place,
-        bring=bring,
-        target=target,
-        status="scheduled",
-        revision=0,
-        created_at=now,
-        updated_at=now,
+async def latest_invitation(
+    session: AsyncSession, person_id: int
+) -> tuple[Invitation, Action] | None:
+    row = await session.execute(
+        select(Invitation, Action)
+        .join(Action, Action.id == Invitation.action_id)
+        .where(Invitation.person_id == person_id)
+        .order_by(Action.starts_at.desc())
+        .limit(1)
     )
-    session.add(action)
-    await session.flush()
-    return action
+    found = row.first()
+    return None if found is None else (found[0], found[1])
 
 
-async def get_action(session: AsyncSession, slug: str) -> Action:
-    action = await session.scalar(select(Action).where(Action.slug == slug.strip().lower()))
-    if action is None:
-        raise ActionError(f"no action called {slug!r}")
-    return action
-
-
-async def list_actions(
-    session: AsyncSession, *, now: datetime, include_past: bool = False
-) -> list[Action]:
-    """Upcoming scheduled actions, soonest first (with ``include_past``, all of them)."""
-    query = select(Action).order_by(Action.starts_at)
-    if not include_past:
-        query = query.where(Action.status == "scheduled").where(Action.ends_at > now)
-    return list(await session.scalars(query))
-
-
-def _require_open(action: Action, now: datetime, doing: str) -> None:
-    if action.status != "scheduled":
-        raise ActionError(f"cannot {doing} {action.slug!r}: it is {action.status}")
-    if action.starts_at <= now:
-        raise ActionError(f"cannot {doing} {action.slug!r}: it has already started")
-
-
-async def invite(
-    session: AsyncSession,
-    action: Action,
-    *,
-    institution_id: int | None = None,
-    settings: Settings,
-    now: datetime,
-) -> InviteReport:
-    """Invite everyone (or one institution's members) to ``action``: an Invitation row each
-    and the ``invite`` SMS (key ``invite:{action}:{person}``, bulk, after the person's quiet
-    hours, expiring at the start). Running it again invites only the people added since."""
-    _require_open(action, now, "invite people to")
-    report = InviteReport()
-    query = select(Person).order_by(Person.id)
-    if institution_id is not None:
-        query = query.join(Membership, Membership.person_id == Person.id).where(
-            Membership.institution_id == institution_id
-        )
-    people = list(await session.scalars(query))
-    invited = set(
-        await session.scalars(select(Invitation.person_id).where(Invitation.action_id == action.id))
+async def upcoming(session: AsyncSession, now: datetime) -> list[Action]:
+    """Scheduled actions that have not ended, soonest first."""
+    result = await session.scalars(
+        select(Action)
+        .where(Action.status == "scheduled")
+        .where(Action.ends_at > now)
+        .order_by(Action.starts_at)
     )
-    sent_keys = set(
-        await session.scalars(
-            select(OutboxMessage.dedupe_key)
-            .where(OutboxMessage.action_id == action.id)
-            .where(OutboxMessage.dedupe_key.like(keys.invite_prefix(action.id) + "%"))
-        )
+    return list(result)
+
+
+async def in_progress(session: AsyncSession, now: datetime) -> list[Action]:
+    """Actions whose check-in window contains ``now``."""
+    result = await session.scalars(
+        select(Action)
+        .where(Action.status == "scheduled")
+        .where(Action.starts_at <= now + CHECKIN_BEFORE)
+        .where(Action.ends_at >= now - CHECKIN_AFTER)
+        .order_by(Action.starts_at)
     )
-    for person in people:
-        if person.opted_out:
-            report.skipped_opted_out += 1
-            continue
-        if channel_for(person) is None:
-            report.skipped_unreachable += 1
-            continue
-        if person.id in invited:
-            report.already_invited += 1
-        else:
-            session.add(
-                Invitation(action_id=action.id, person_id=person.id, invited_at=now, guests=0)
-            )
-            invited.add(person.id)
-            report.invited += 1
-        key = keys.invite(action.id, person.id)
-        if key in sent_keys:
-            continue
-        outcome = await _send_invite(session, action, person, key, settings, now)
-        if outcome == "queued":
-            report.queued += 1
-        elif outcome == "dropped":
-            report.dropped += 1
-    await session.flush()
-    return report
-
-
-async def _send_invite(
-    session: AsyncSession,
-    action: Action,
-    person: Person,
-    key: str,
-    settings: Settings,
-    now: datetime,
-) -> str:
-    draft = Draft(
-        "invite",
-        {
-            "title": action.title,
-            "when": when_for(person, action.starts_at, settings),
-            "place": action.place,
-        },
-    )
-    return await place_message(
-        session,
-        person,
-        draft,
-        settings=settings,
-        key=key,
-        now=now,
-        not_before=bulk_not_before(person, now, settings),
-        deadline=action.starts_at,
-        action_id=action.id,
-    )
-
-
-async def reschedule(
-    session: AsyncSession,
-    action: Action,
-    *,
-    starts_at: datetime | None = None,
-    ends_at: datetime | None = None,
-    place: str | None = None,
-    now: datetime,
-    settings: Settings,
-) -> ChangeReport:
-    """Move the action (a new start keeps the length unless ``ends_at`` is given) and/or its
-    place. Tells everyone who said yes or maybe, once; changes nothing if nothing changed."""
-    _require_open(action, now, "reschedule")
-    new_start = starts_at or action.starts_at
-    new_end = ends_at or (new_start + (action.ends_at - action.starts_at))
-    new_place = action.place if place is None else plain(place)
-    if not new_place:
-        raise ActionError("the place is empty: say where people should go")
-    _check_times(new_start, new_end, now)
-    if (new_start, new_end, new_place) == (action.starts_at, action.ends_at, action.place):
-        return ChangeReport(revision=action.revision, changed=False)
-    old_start = action.starts_at
-    action.starts_at, action.ends_at, action.place = new_start, new_end, new_place
-    report, unsent = await _new_revision(session, action, now)
-    for person in await session.scalars(
-        select(Person).where(Person.id.in_(unsent)).where(Person.consent != "opted_out")
-    ):
-        key = keys.reinvite(action.id, action.revision, person.id)
-        outcome = await _send_invite(session, action, person, key, settings, now)
-        report.reinvited += outcome == "queued"
-    # Whoever might travel at the old time or the new one must hear before the earlier one.
-    deadline = min(old_start, new_start)
-    for person in await _yes_and_maybe(session, action):
-        draft = Draft(
-            "action_moved",
-            {
-                "title": action.title,
-                "when": when_for(person, new_start, settings),
-                "place": new_place,
-            },
-        )
-        outcome = await place_message(
-            session,
-            person,
-            draft,
-            settings=settings,
-            key=keys.moved(action.id, action.revision, person.id),
-            now=now,
-            not_before=urgent_not_before(person, now, deadline, settings),
-            deadline=deadline,
-            action_id=action.id,
-            kind="system",
-        )
-        report.notified += outcome == "queued"
-    await session.flush()
-    return report
-
-
-async def cancel(
-    session: AsyncSession, action: Action, *, now: datetime, settings: Settings
-) -> ChangeReport:
-    """Call the action off: queued messages about it are cancelled, and everyone who said yes
-    or maybe is told, once."""
-    _require_open(action, now, "cancel")
-    action.status = "cancelled"
-    report, _unsent = await _new_revision(session, action, now)
-    for person in await _yes_and_maybe(session, action):
-        draft = Draft(
-            "action_cancelled",
-            {"title": action.title, "when": when_for(person, action.starts_at, settings)},
-        )
-        outcome = await place_message(
-            session,
-            person,
-            draft,
-            settings=settings,
-            key=keys.cancelled(action.id, action.revision, person.id),
-            now=now,
-            not_before=urgent_not_before(person, now, action.starts_at, settings),
-            deadline=action.starts_at,
-            action_id=action.id,
-            kind="system",
-        )
-        report.notified += outcome == "queued"
-    await session.flush()
-    return report
-
-
-async def _new_revision(
-    session: AsyncSession, action: Action, now: datetime
-) -> tuple[ChangeReport, list[int]]:
-    """Bump the revision and cancel every queued message about the old version. Returns the
-    people whose invitation had not gone out yet (they need one with the new details)."""
-    action.revision += 1
-    action.updated_at = now
-    superseded = list(
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.action_id == action.id)
-            .where(OutboxMessage.status == "queued")
-            .values(
-                status="cancelled",
-                error_code="superseded",
-                error_message=f"action changed (revision {action.revision})",
-                updated_at=now,
-            )
-            .returning(OutboxMessage.person_id, OutboxMessage.template)
-            .execution_options(synchronize_session=False)
-        )
-    )
-    unsent = sorted({pid for pid, template in superseded if template == "invite" and pid})
-    return ChangeReport(revision=action.revision, superseded=len(superseded)), unsent
-
-
-async def _yes_and_maybe(session: AsyncSession, action: Action) -> list[Person]:
-    return list(
-        await session.scalars(
-            select(Person)
-            .join(Invitation, Invitation.person_id == Person.id)
-            .where(Invitation.action_id == action.id)
-            .where(Invitation.response.in_(("yes", "maybe")))
-            .where(Person.consent != "opted_out")
-            .order_by(Person.id)
-        )
-    )
+    return list(result)

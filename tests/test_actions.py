@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from config.clock import FakeClock
 from config.settings import Settings
-from storage.actions import ActionError, cancel, create_action, invite, reschedule
+from scheduler.actions import ActionError, cancel, create_action, invite, reschedule
 from storage.db import Database
 from storage.models import Action, Invitation, OutboxMessage, Person
 from tests import factories as f

@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from config.clock import FakeClock
 from config.logs import LIBRARY_CAPS, TurnoutHandler, setup_logging
 from config.settings import Secret, Settings
+from scheduler.actions import get_action, invite
 from scheduler.delivery.channels.twilio_sms import TwilioSms
-from storage.actions import get_action, invite
 from storage.db import Database
 from storage.models import OutboxMessage, Person
 from tests import factories as f

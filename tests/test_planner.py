@@ -19,9 +19,9 @@ import scheduler.planner as planner
 from bot.inbound import InboundPipeline, IncomingText
 from config.clock import FakeClock
 from config.settings import Settings
+from scheduler.actions import reschedule
 from scheduler.planner import plan
 from scheduler.reminders import ladder_schedule, set_step
-from storage.actions import reschedule
 from storage.commitments import set_commitment
 from storage.db import Database
 from storage.models import Action, Attendance, Invitation, OutboxMessage, Person

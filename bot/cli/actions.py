@@ -16,9 +16,9 @@ from bot.cli.common import run, table
 from bot.cli.runtime import Runtime, pass_runtime
 from config.messages import format_when
 from config.settings import Settings
+from scheduler import actions as store
 from scheduler.digest import build_digest, plan_digests, render_text
 from scheduler.planner import plan
-from storage import actions as store
 from storage.db import Database
 from storage.institutions import find_institution
 from storage.models import ACTION_KINDS, Action

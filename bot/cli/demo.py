@@ -16,8 +16,7 @@ from bot.cli.server import serve_until_stopped
 from bot.web.auth import sign_in_link
 from config.logs import setup_logging
 from config.settings import Settings
-from storage import actions as store
-from storage.commitments import set_commitment
+from scheduler import actions as store
 from storage.db import Database
 from storage.models import Action, Institution, Membership, Person
 from storage.people import new_person
@@ -96,7 +95,7 @@ async def seed(session: AsyncSession, settings: Settings, now: datetime) -> bool
     leader = await session.scalar(select(Person).where(Person.name == "Ann Patel"))
     for institution, (_, _, committed) in zip(institutions, INSTITUTIONS, strict=True):
         if committed is not None:
-            await set_commitment(
+            await store.commit(
                 session,
                 action_id=action.id,
                 institution_id=institution.id,

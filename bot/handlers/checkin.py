@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.handlers import actions
 from bot.handlers.base import Context
 from bot.handlers.grammar import CheckIn
-from storage.models import Attendance, Invitation
+from scheduler.actions import check_in
+from storage import actions
+from storage.models import Invitation
 
 
 async def handle(ctx: Context, _intent: CheckIn) -> None:
@@ -23,15 +24,7 @@ async def handle(ctx: Context, _intent: CheckIn) -> None:
         )
     )
     action = next((a for a in running if a.id in invited), running[0])
-    existing = await ctx.session.scalar(
-        select(Attendance.id)
-        .where(Attendance.action_id == action.id)
-        .where(Attendance.person_id == ctx.person.id)
-    )
-    if existing is not None:
+    if not await check_in(ctx.session, action.id, ctx.person.id, source="checkin", now=ctx.now):
         ctx.reply("checkin_already", title=action.title)
         return
-    ctx.session.add(
-        Attendance(action_id=action.id, person_id=ctx.person.id, source="checkin", at=ctx.now)
-    )
     ctx.reply("checkin_ok", title=action.title, name=ctx.first_name)

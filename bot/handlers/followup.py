@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from bot.handlers.base import Context
 from bot.handlers.grammar import Rsvp
+from scheduler.actions import check_in
 from scheduler.reminders import ASKING_TEMPLATES, FOLLOWUP_TEMPLATE, FOLLOWUP_WINDOW
-from storage.models import Action, Attendance, OutboxMessage
+from storage.models import Action, OutboxMessage
 
 # Rows that left (or may have left) for the person's phone.
 GONE = ("sending", "unknown", "sent", "delivered")
@@ -41,17 +42,7 @@ async def answer(ctx: Context, intent: Rsvp) -> bool:
         return False
     action = await ctx.session.get_one(Action, action_id)
     if intent.response == "yes":
-        already = await ctx.session.scalar(
-            select(Attendance.id)
-            .where(Attendance.action_id == action.id)
-            .where(Attendance.person_id == ctx.person.id)
-        )
-        if already is None:
-            ctx.session.add(
-                Attendance(
-                    action_id=action.id, person_id=ctx.person.id, source="followup", at=ctx.now
-                )
-            )
+        await check_in(ctx.session, action.id, ctx.person.id, source="followup", now=ctx.now)
         ctx.reply("followup_yes", name=ctx.first_name, title=action.title)
     else:
         ctx.reply("followup_no", name=ctx.first_name, title=action.title)

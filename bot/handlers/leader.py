@@ -3,10 +3,10 @@ institutions a leader (or an organiser) may act on is storage.roles' rule, as on
 
 from __future__ import annotations
 
-from bot.handlers import actions
 from bot.handlers.base import Context
 from bot.handlers.grammar import Commit, Count
-from storage.commitments import set_commitment
+from scheduler.actions import commit as commit_to
+from storage import actions
 from storage.models import Institution
 from storage.roles import Roles, institutions_led, meant_institutions, roles_of
 from storage.rollup import action_rollup
@@ -42,7 +42,7 @@ async def commit(ctx: Context, intent: Commit) -> None:
     institution = chosen[0]
     action = actions.pick(upcoming, "")
     assert action is not None
-    await set_commitment(
+    await commit_to(
         ctx.session,
         action_id=action.id,
         institution_id=institution.id,

@@ -28,11 +28,11 @@ from datetime import timedelta
 import phonenumbers
 from sqlalchemy import func, select
 
-from bot.handlers import actions
 from bot.handlers.base import Context
 from bot.handlers.grammar import Help, Intent, Lang, Other, Rsvp, Start, Stop
 from config.phones import find_phone
 from config.text import normalise
+from storage import actions
 from storage.listening import (
     ListeningError,
     append_to_answer,

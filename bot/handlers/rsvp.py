@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.handlers import actions, followup
+from bot.handlers import followup
 from bot.handlers.base import Context
 from bot.handlers.grammar import Rsvp
-from storage.models import Action, Invitation, RsvpEvent
+from scheduler.actions import record_rsvp
+from storage import actions
+from storage.models import Action, Invitation
 
 
 async def handle(ctx: Context, intent: Rsvp) -> None:
@@ -39,7 +41,15 @@ async def handle(ctx: Context, intent: Rsvp) -> None:
             ctx.reply("rsvp_closed", title=latest[1].title)
         return
     invitation, action = open_[0]
-    record(ctx, invitation, action, intent.response, intent.guests)
+    await record_rsvp(
+        ctx.session,
+        invitation,
+        intent.response,
+        intent.guests,
+        channel=ctx.channel,
+        inbound_id=ctx.inbound.id,
+        now=ctx.now,
+    )
     ctx.reply(
         confirmation(intent.response, invitation.guests),
         name=ctx.first_name,
@@ -86,28 +96,3 @@ def confirmation(response: str, guests: int) -> str:
     """The confirmation template of an RSVP, the same for SMS and Telegram (placeholders:
     name, title, when, guests: the number now on record)."""
     return "rsvp_yes_guests" if response == "yes" and guests else f"rsvp_{response}"
-
-
-def record(
-    ctx: Context, invitation: Invitation, action: Action, response: str, guests: int | None
-) -> None:
-    """Set the current RSVP and keep the history row (shared with Telegram's RSVP buttons).
-    ``guests`` None (a YES without a number) keeps the guests of an earlier YES; NO and MAYBE
-    clear them."""
-    invitation.response = response
-    if response != "yes":
-        invitation.guests = 0
-    elif guests is not None:
-        invitation.guests = guests
-    invitation.responded_at = ctx.now
-    invitation.channel = ctx.channel
-    ctx.session.add(
-        RsvpEvent(
-            invitation_id=invitation.id,
-            response=response,
-            guests=invitation.guests,
-            channel=ctx.channel,
-            inbound_id=ctx.inbound.id,
-            at=ctx.now,
-        )
-    )

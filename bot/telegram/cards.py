@@ -1,9 +1,9 @@
 """RSVP buttons. ``/rsvp`` in a group posts a card for the institution and the action, with
 Yes / Maybe / No / +1 guest; each tap by a linked person is recorded as their RSVP (the same
-``rsvp.record`` as an SMS reply) and the card's counts are edited in place. Someone not linked
-yet is sent to a private chat with the bot to link. In a private chat ``/rsvp`` shows the
-person's open invitation with the same buttons; a private tap counts only for an action the
-person was invited to (callback data can be forged).
+``scheduler.actions.record_rsvp`` as an SMS reply) and the card's counts are edited in place.
+Someone not linked yet is sent to a private chat with the bot to link. In a private chat
+``/rsvp`` shows the person's open invitation with the same buttons; a private tap counts only
+for an action the person was invited to (callback data can be forged).
 
 callback_data (at most 64 bytes): ``c:<card id>:<y|m|n|g>`` on a group card,
 ``a:<action id>:<y|m|n|g>`` in a private chat.
@@ -17,13 +17,14 @@ from sqlalchemy import select, update
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
-from bot.handlers import actions, rsvp
-from bot.handlers.base import Context
+from bot.handlers import rsvp
 from bot.handlers.grammar import MAX_GUESTS
 from bot.telegram.leaders import contact_keyboard, leader_scope, turnout_params
 from bot.telegram.picking import pick_action
 from bot.telegram.service import Handlers, TelegramService
 from bot.telegram.turn import Turn
+from scheduler.actions import record_rsvp
+from storage import actions
 from storage.models import (
     Action,
     InboundMessage,
@@ -179,10 +180,15 @@ async def tap(turn: Turn, svc: TelegramService, data: str) -> None:
     )
     turn.session.add(inbound)
     await turn.session.flush()
-    ctx = Context(
-        session=turn.session, person=person, inbound=inbound, now=turn.now, alliance=turn.alliance
+    await record_rsvp(
+        turn.session,
+        invitation,
+        response,
+        guests,
+        channel=inbound.channel,
+        inbound_id=inbound.id,
+        now=turn.now,
     )
-    rsvp.record(ctx, invitation, action, response, guests)
     await turn.session.flush()
 
     if invitation.guests:

@@ -14,16 +14,17 @@ from typing import Any
 from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes, filters
 
-from bot.handlers import actions
 from bot.telegram.picking import institution, number, pick_action, pick_own_institutions
 from bot.telegram.service import Handlers, TelegramService
 from bot.telegram.turn import Turn
+from scheduler.actions import commit as commit_to
+from scheduler.actions import record_headcount
+from storage import actions
 from storage.chase import leader_names, not_replied
-from storage.commitments import set_commitment
 from storage.models import Action, Headcount, Institution
 from storage.roles import Roles, roles_of
 from storage.rollup import RollupRow, action_rollup
-from storage.telegram import latest_headcounts, record_headcount
+from storage.telegram import latest_headcounts
 
 COMMANDS = ("commit", "turnout", "chase", "count")
 MAX_NAMES = 150
@@ -89,7 +90,7 @@ async def commit(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
     if inst is None:
         return
     assert turn.caller is not None
-    await set_commitment(
+    await commit_to(
         turn.session,
         action_id=action.id,
         institution_id=inst.id,

@@ -8,13 +8,13 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes, filters
 
-from bot.handlers import actions
 from bot.telegram.leaders import contact_keyboard
 from bot.telegram.service import Handlers, TelegramService
 from bot.telegram.turn import Attachment, Turn
 from config.messages import format_when
 from config.phones import BadPhone, mask_phone, normalise_phone
 from scheduler.digest import build_digest, local_day, render_text
+from storage import actions
 from storage.institutions import find_institution
 from storage.people import person_by_phone
 from storage.roles import Roles, may_see, roles_of

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.handlers import actions
 from bot.telegram.turn import Turn
+from storage import actions
 from storage.models import Action, Institution
 from storage.roles import Roles, institutions_led, meant_institutions
 
