@@ -13,7 +13,7 @@ times in the same run and on the same connection pool:
 - a raw ``SELECT institution_id, response, count(*) ... GROUP BY`` over the same rows: the floor
   for "count the RSVPs per institution" in SQL, without commitments, guests, attendance, the
   no-institution row or unique totals;
-- ``scheduler.digest.build_digest`` (the rollup plus snapshot, idle and inbox/outbox counts).
+- ``scheduler.digest.build.build_digest`` (the rollup plus snapshot, idle and inbox/outbox counts).
 
 Each is run once to warm the caches, then ``--runs`` times; the median is reported. The
 database is dropped at the end (``--keep`` leaves it for EXPLAIN).
@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from config.settings import Settings  # noqa: E402
-from scheduler.digest import build_digest  # noqa: E402
+from scheduler.digest.build import build_digest  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Action  # noqa: E402

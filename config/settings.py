@@ -82,7 +82,7 @@ class Settings:
     quiet_start: time = time(21, 0)
     quiet_end: time = time(9, 0)
     digest_time: time = time(8, 0)
-    # Planning (scheduler/planner.py, scheduler/digest.py): reminders are planned this far
+    # Planning (scheduler/planner.py, scheduler/digest/): reminders are planned this far
     # ahead of their due time; an institution with no RSVP for this many days is "idle" in the
     # digest; leaders get a daily chase nudge for an action starting within this many days.
     plan_ahead_minutes: int = 15

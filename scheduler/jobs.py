@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from config.clock import Clock
 from config.settings import Settings
-from scheduler.digest import plan_digests
+from scheduler.digest.plan import plan_digests
 from scheduler.listening import listening_job
 from scheduler.planner import plan
 from storage.db import Database

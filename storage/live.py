@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler.digest import FAILED, SINCE
 from storage.models import (
     Action,
     Attendance,
@@ -22,6 +21,7 @@ from storage.models import (
     RollupSnapshot,
     RsvpEvent,
 )
+from storage.outbox import FAILED, SINCE
 
 
 async def numbers_version(session: AsyncSession, now: datetime) -> Hashable:

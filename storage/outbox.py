@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -46,6 +46,10 @@ FINAL_STATUSES = frozenset(s for s, rank in STATUS_RANK.items() if rank == 4)
 # Error codes of ``cancelled`` rows dropped on purpose: would have arrived too late (quiet
 # hours), or past their moment.
 DROPPED = ("too_late", "expired")
+# Statuses of a message that did not reach its person (the digest counts them, the console's
+# live numbers watch them), and how far back "since yesterday" looks.
+FAILED = ("failed", "undelivered")
+SINCE = timedelta(hours=24)
 
 
 @dataclass(frozen=True)

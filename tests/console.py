@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from config.settings import Settings
-from scheduler.digest import local_day
+from scheduler.digest.build import local_day
 from storage.commitments import set_commitment
 from storage.db import Database
 from storage.models import (

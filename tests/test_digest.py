@@ -16,14 +16,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from config.settings import Settings
-from scheduler.chart import render_chart
-from scheduler.digest import (
-    build_digest,
-    plan_digests,
-    render_sms,
-    render_text,
-    snapshot_counts,
-)
+from scheduler.digest.build import build_digest
+from scheduler.digest.chart import render_chart
+from scheduler.digest.plan import plan_digests
+from scheduler.digest.render import render_sms, render_text
+from scheduler.digest.snapshots import snapshot_counts
 from storage.commitments import set_commitment
 from storage.db import Database
 from storage.models import (

@@ -17,7 +17,9 @@ from bot.cli.runtime import Runtime, pass_runtime
 from config.messages import format_when
 from config.settings import Settings
 from scheduler import actions as store
-from scheduler.digest import build_digest, plan_digests, render_text
+from scheduler.digest.build import build_digest
+from scheduler.digest.plan import plan_digests
+from scheduler.digest.render import render_text
 from scheduler.planner import plan
 from storage.db import Database
 from storage.institutions import find_institution

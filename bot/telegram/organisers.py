@@ -13,7 +13,9 @@ from bot.telegram.service import Handlers, TelegramService
 from bot.telegram.turn import Attachment, Turn
 from config.messages import format_when
 from config.phones import BadPhone, mask_phone, normalise_phone
-from scheduler.digest import build_digest, local_day, render_text
+from scheduler.digest.build import build_digest, local_day
+from scheduler.digest.chart import render_chart
+from scheduler.digest.render import render_text
 from storage import actions
 from storage.institutions import find_institution
 from storage.people import person_by_phone
@@ -50,8 +52,6 @@ async def digest(turn: Turn, svc: TelegramService) -> None:
     turn.say("digest", date=date, body=render_text(built))
     if not built.actions:
         return
-    from scheduler.chart import render_chart  # matplotlib: imported only when a chart is drawn
-
     for item in built.actions:
         if not any(r.committed or r.confirmed for r in item.rollup.rows):
             continue

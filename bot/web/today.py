@@ -1,8 +1,8 @@
 """Today (``/``): each upcoming action (and one just finished) with committed, confirmed and
 attended per institution as bars with numbers, the gap, the change since yesterday and the
 institutions gone quiet; the open inbox and the failed sends. Every number comes from
-scheduler.digest.build_digest (and so storage.rollup): this page only lays them out. A leader's
-page is built with their institutions only.
+scheduler.digest.build.build_digest (and so storage.rollup): this page only lays them out. A
+leader's page is built with their institutions only.
 
 The numbers live in one fragment (``_today_numbers.html``) that the page includes and the live
 hub re-renders for ``/live/today`` (topic ``today:``): with JavaScript the page updates itself;
@@ -25,7 +25,7 @@ from bot.web.pages import add_nav, render, signed_in
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.settings import Settings
-from scheduler.digest import Digest, DigestAction, build_digest
+from scheduler.digest.build import Digest, DigestAction, build_digest
 from storage.db import Database
 from storage.live import numbers_version
 from storage.rollup import RollupRow

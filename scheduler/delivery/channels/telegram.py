@@ -73,7 +73,7 @@ warnings.filterwarnings(
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 NOT_MODIFIED = "message is not modified"
-# Templates whose text is a fixed-width table (scheduler.digest.render_text).
+# Templates whose text is a fixed-width table (scheduler.digest.render.render_text).
 PREFORMATTED = frozenset({"digest"})
 
 ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove

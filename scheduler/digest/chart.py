@@ -7,13 +7,8 @@ safe in a worker thread) with the DejaVu Sans font matplotlib ships: nothing is 
 from __future__ import annotations
 
 from io import BytesIO
-from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
-if TYPE_CHECKING:
-    from scheduler.digest import DigestAction
+from scheduler.digest.build import DigestAction
 
 MAX_BARS = 25
 COMMITTED = "#b8c4cc"
@@ -25,6 +20,12 @@ def render_chart(item: DigestAction, *, dpi: int = 100) -> bytes:
     """A horizontal grouped bar chart: one pair of bars (committed, confirmed) per institution
     that has a commitment or confirmed people (furthest behind first when there are more than
     MAX_BARS), plus the "no institution" confirmed bar."""
+    # matplotlib takes most of a second to import (0.86 s on the 2-core VM): only a process
+    # that draws a chart pays for it, not every CLI command and server start. The one import
+    # inside a function in these packages (tests/test_layers.py allows exactly this one).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     rows = [r for r in item.rollup.rows if r.committed or r.confirmed]
     if len(rows) > MAX_BARS:
         rows = sorted(rows, key=lambda r: -(r.gap or 0))[:MAX_BARS]
