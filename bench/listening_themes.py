@@ -52,13 +52,10 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 from config.text import normalise  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.listening import create_campaign  # noqa: E402
-from storage.listening_reports import (  # noqa: E402
-    QUOTES_PER_THEME,
-    listening_summary,
-    pipeline,
-    theme_table,
-    waiting_for_follow_up,
-)
+from storage.listening_reports.follow_ups import waiting_for_follow_up  # noqa: E402
+from storage.listening_reports.pipeline import pipeline  # noqa: E402
+from storage.listening_reports.summary import listening_summary  # noqa: E402
+from storage.listening_reports.themes import QUOTES_PER_THEME, theme_table  # noqa: E402
 from storage.listening_themes import (  # noqa: E402
     Matcher,
     add_rule,

@@ -47,7 +47,7 @@ from storage.listening import (
     segment_people,
     step_draft,
 )
-from storage.listening_reports import theme_table
+from storage.listening_reports.themes import theme_table
 from storage.listening_themes import label
 from storage.models import (
     Action,

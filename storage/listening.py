@@ -2,7 +2,7 @@
 answers, segments, follow-ups, face-to-face conversations and attached inbox messages.
 
 The theme rules live in storage.listening_themes; the theme table, the pipeline, exports and
-the digest's summary in storage.listening_reports; sending in scheduler.listening; the meaning
+the digest's summary in storage/listening_reports/; sending in scheduler.listening; the meaning
 of a resident's reply in bot.handlers.listening.
 """
 

@@ -18,7 +18,8 @@ from config.clock import FakeClock
 from storage.db import Database
 from storage.export import FORMULA_START, CsvExport, safe_cell
 from storage.listening import create_campaign, record_answer
-from storage.listening_reports import EXPORT_FIELDS, export_answers, export_themes, theme_table
+from storage.listening_reports.answers import EXPORT_FIELDS, export_answers
+from storage.listening_reports.themes import export_themes, theme_table
 from storage.listening_themes import add_rule, add_theme, load_theme_specs
 from storage.models import ListeningCampaign
 from tests import factories as f

@@ -26,14 +26,10 @@ from storage.listening import (
     create_campaign,
     record_follow_up,
 )
-from storage.listening_reports import (
-    export_answers,
-    export_themes,
-    list_answers,
-    pipeline,
-    theme_table,
-    waiting_for_follow_up,
-)
+from storage.listening_reports.answers import export_answers, list_answers
+from storage.listening_reports.follow_ups import waiting_for_follow_up
+from storage.listening_reports.pipeline import pipeline
+from storage.listening_reports.themes import export_themes, theme_table
 from storage.listening_themes import (
     add_rule,
     add_theme,

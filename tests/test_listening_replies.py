@@ -21,12 +21,10 @@ from storage.listening import (
     create_campaign,
     get_contact,
 )
-from storage.listening_reports import (
-    list_answers,
-    listening_summary,
-    pipeline,
-    waiting_for_follow_up,
-)
+from storage.listening_reports.answers import list_answers
+from storage.listening_reports.follow_ups import waiting_for_follow_up
+from storage.listening_reports.pipeline import pipeline
+from storage.listening_reports.summary import listening_summary
 from storage.listening_themes import load_theme_specs
 from storage.models import (
     InboundMessage,

@@ -1,34 +1,23 @@
-"""The ``turnout`` command. Each group lives in its own module and registers itself here."""
+"""The ``turnout`` command (``main``, the console script). Each command module registers itself on
+the group (bot/cli/root.py); importing them all here makes ``cli`` complete."""
 
 from __future__ import annotations
 
-import click
-
-from bot.cli.runtime import Runtime
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.pass_context
-def cli(ctx: click.Context) -> None:
-    """turnout: get people into the room.
-
-    Settings come from TURNOUT_* environment variables (and a .env file). With no Twilio
-    credentials everything runs in the sandbox: nothing leaves the machine.
-    """
-    # The one runtime (settings, database, clock) every command gets; tests may hand their own.
-    ctx.ensure_object(Runtime)
+from bot.cli import (  # noqa: F401  (registers every command)
+    actions,
+    demo,
+    listening,
+    messages,
+    organisers,
+    people,
+    server,
+    telegram,
+)
+from bot.cli.root import cli
 
 
 def main() -> None:
-    from bot.cli import (  # noqa: F401  (registers commands)
-        actions,
-        demo,
-        listening,
-        messages,
-        organisers,
-        people,
-        server,
-        telegram,
-    )
-
     cli()
+
+
+__all__ = ["cli", "main"]

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cli import cli
 from bot.cli.common import run, table
+from bot.cli.root import cli
 from bot.cli.runtime import Runtime, pass_runtime
 from config.messages import format_when
 from config.settings import Settings

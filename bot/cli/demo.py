@@ -9,8 +9,8 @@ import click
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cli import cli
 from bot.cli.common import run
+from bot.cli.root import cli
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.cli.server import serve_until_stopped
 from bot.web.auth import sign_in_link

@@ -13,8 +13,8 @@ import click
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from bot.cli import cli
 from bot.cli.common import run, table
+from bot.cli.root import cli
 from bot.cli.runtime import Runtime, pass_runtime
 from config.phones import BadPhone, mask_phone, normalise_phone
 from config.settings import Settings

@@ -15,8 +15,8 @@ import click
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cli import cli
 from bot.cli.common import run, table
+from bot.cli.root import cli
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.web import auth
 from config.phones import BadPhone, mask_phone, normalise_phone

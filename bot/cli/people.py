@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from bot.cli import cli
 from bot.cli.common import run, table
+from bot.cli.root import cli
 from bot.cli.runtime import Runtime, pass_runtime
 from config.phones import mask_phone
 from storage.db import Database

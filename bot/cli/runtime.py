@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import TypeVar
 
 import click
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose import loopback_app
 from config.clock import Clock, clock_at
@@ -83,6 +85,24 @@ class Runtime:
             return await body(db)
         finally:
             await db.dispose()
+
+    async def transaction(
+        self, body: Callable[[AsyncSession, Settings, datetime], Awaitable[T]]
+    ) -> T:
+        """Run ``body(session, settings, now)`` in one transaction on the database (opened for
+        it, closed after). A domain error (a ``ValueError``: a listening or theme error, a
+        bad action...) becomes a clean message, and nothing is written."""
+        settings = self.settings
+        now = self.clock.now()
+
+        async def go(db: Database) -> T:
+            try:
+                async with db.session() as session:
+                    return await body(session, settings, now)
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+
+        return await self.with_db(go)
 
     @asynccontextmanager
     async def app_on_loopback(self, *, telegram: bool = False) -> AsyncIterator[str]:

@@ -9,8 +9,8 @@ import click
 from aiohttp import web
 
 from bot.app import server_options
-from bot.cli import cli
 from bot.cli.common import run
+from bot.cli.root import cli
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.compose import run_worker, server_app
 from config.logs import setup_logging

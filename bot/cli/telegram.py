@@ -16,8 +16,8 @@ import click
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.cli import cli
 from bot.cli.common import run
+from bot.cli.root import cli
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.inbound import InboundPipeline
 from bot.telegram.menu import SCOPES, commands

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
-from storage.listening_reports import listening_summary
+from storage.listening_reports.summary import listening_summary
 from storage.models import (
     Action,
     InboundMessage,
@@ -27,12 +27,7 @@ from storage.models import (
     RollupSnapshot,
 )
 from storage.outbox import DROPPED, FAILED, SINCE
-from storage.rollup import (
-    Rollup,
-    RollupRow,
-    action_rollup,
-    scoped_rollup,
-)
+from storage.rollup import Rollup, RollupRow, action_rollup, scoped_rollup
 
 RECENT = timedelta(hours=36)  # a finished action stays in the digest this long (attended)
 

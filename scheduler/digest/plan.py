@@ -24,12 +24,7 @@ from scheduler.digest.snapshots import snapshot_due, take_snapshots
 from scheduler.outbound import bulk_not_before, place_message, zone_of
 from storage import keys
 from storage.db import Database
-from storage.models import (
-    Membership,
-    OutboxAttachment,
-    OutboxMessage,
-    Person,
-)
+from storage.models import Membership, OutboxAttachment, OutboxMessage, Person
 from storage.outbox import Draft, address_for
 from storage.roles import organisers as all_organisers
 

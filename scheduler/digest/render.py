@@ -11,15 +11,9 @@ from config.settings import Settings
 from config.text import table
 from scheduler.digest.build import Digest, DigestAction, local_day
 from scheduler.outbound import when_for
-from storage.models import (
-    Action,
-    Person,
-)
+from storage.models import Action, Person
 from storage.outbox import Draft
-from storage.rollup import (
-    TOTALS_NOTE,
-    RollupRow,
-)
+from storage.rollup import TOTALS_NOTE, RollupRow
 
 MAX_ROWS = 30  # institutions listed per action (the rest summed up in one line)
 

@@ -14,13 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
 from scheduler.digest.build import Digest, digest_actions
-from storage.models import (
-    RollupSnapshot,
-)
-from storage.rollup import (
-    Rollup,
-    RollupRow,
-)
+from storage.models import RollupSnapshot
+from storage.rollup import Rollup, RollupRow
 
 
 def snapshot_counts(rollup: Rollup) -> dict[str, Any]:
