@@ -20,8 +20,9 @@ from bot.cli.common import run
 from bot.cli.root import cli
 from bot.cli.runtime import Runtime, pass_runtime
 from bot.inbound import InboundPipeline
+from bot.telegram.application import telegram_service
 from bot.telegram.menu import SCOPES, commands
-from bot.telegram.service import ALLOWED_UPDATES, TelegramService
+from bot.telegram.service import ALLOWED_UPDATES
 from bot.telegram.webhook import PATH, SECRET_HEADER
 from config.logs import cap_library_loggers, setup_logging
 from config.phones import BadPhone, mask_phone, normalise_phone
@@ -175,7 +176,7 @@ async def poll(rt: Runtime) -> None:
     setup_logging(settings)
     db = await rt.open_db()
     clock = rt.clock
-    service = TelegramService(db, settings, clock, InboundPipeline(db, settings, clock))
+    service = telegram_service(db, settings, clock, InboundPipeline(db, settings, clock))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -21,7 +21,7 @@ from bot.handlers import rsvp
 from bot.handlers.grammar import MAX_GUESTS
 from bot.telegram.leaders import contact_keyboard, leader_scope, turnout_params
 from bot.telegram.picking import pick_action
-from bot.telegram.service import Handlers, TelegramService
+from bot.telegram.router import Handlers, Service
 from bot.telegram.turn import Turn
 from scheduler.actions import record_rsvp
 from storage import actions
@@ -70,7 +70,7 @@ async def card_params(turn: Turn, action: Action, inst: Institution) -> dict[str
     }
 
 
-async def post(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
+async def post(turn: Turn, svc: Service, tokens: list[str]) -> None:
     """``/rsvp [slug]``: a card in a group (leaders), the person's invitation in private."""
     if not turn.in_group:
         await show_invitation(turn, tokens)
@@ -120,7 +120,7 @@ async def show_invitation(turn: Turn, tokens: list[str]) -> None:
         )
 
 
-async def tap(turn: Turn, svc: TelegramService, data: str) -> None:
+async def tap(turn: Turn, svc: Service, data: str) -> None:
     prefix, ident, choice = data.split(":")
     card: TelegramRsvpCard | None = None
     if prefix == "c":
@@ -239,7 +239,7 @@ async def refresh_card(turn: Turn, card: TelegramRsvpCard, action: Action) -> No
     )
 
 
-def handlers(svc: TelegramService) -> Handlers:
+def handlers(svc: Service) -> Handlers:
     async def on_rsvp(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         async with svc.turn(update) as turn:
             await post(turn, svc, list(context.args or []))

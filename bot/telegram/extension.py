@@ -13,7 +13,8 @@ from aiohttp import web
 
 from bot.app import Extension
 from bot.app_keys import CLOCK, DB, PIPELINE, SETTINGS
-from bot.telegram.service import TelegramConfigError, TelegramService
+from bot.telegram.application import telegram_service
+from bot.telegram.service import TelegramConfigError
 from bot.telegram.webhook import SLOT
 from config.settings import Settings
 
@@ -31,7 +32,7 @@ async def telegram_extension(app: web.Application) -> AsyncIterator[None]:
             "would accept anyone's updates. Set it (1-256 characters: A-Z a-z 0-9 _ -), "
             "then run `turnout telegram set-webhook`."
         )
-    service = TelegramService(app[DB], settings, app[CLOCK], app[PIPELINE])
+    service = telegram_service(app[DB], settings, app[CLOCK], app[PIPELINE])
     await service.start()
     app[SLOT].service = service
     try:

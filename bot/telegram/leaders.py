@@ -15,7 +15,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot.telegram.picking import institution, number, pick_action, pick_own_institutions
-from bot.telegram.service import Handlers, TelegramService
+from bot.telegram.router import Handlers, Service
 from bot.telegram.turn import Turn
 from scheduler.actions import commit as commit_to
 from scheduler.actions import record_headcount
@@ -30,7 +30,7 @@ COMMANDS = ("commit", "turnout", "chase", "count")
 MAX_NAMES = 150
 
 
-async def leader_scope(turn: Turn, svc: TelegramService) -> tuple[Roles, list[Institution]] | None:
+async def leader_scope(turn: Turn, svc: Service) -> tuple[Roles, list[Institution]] | None:
     """The caller's roles and the institutions this command may act on here, or None (and
     the caller has been told why)."""
     if turn.in_group and turn.group is None:
@@ -74,7 +74,7 @@ def contact_keyboard(turn: Turn) -> dict[str, Any]:
     }
 
 
-async def commit(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
+async def commit(turn: Turn, svc: Service, tokens: list[str]) -> None:
     scope = await leader_scope(turn, svc)
     if scope is None:
         return
@@ -127,7 +127,7 @@ def turnout_params(turn: Turn, row: RollupRow, head: Headcount | None) -> dict[s
     }
 
 
-async def turnout(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
+async def turnout(turn: Turn, svc: Service, tokens: list[str]) -> None:
     scope = await leader_scope(turn, svc)
     if scope is None:
         return
@@ -163,7 +163,7 @@ async def one_institution(
     return insts[0]
 
 
-async def chase(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
+async def chase(turn: Turn, svc: Service, tokens: list[str]) -> None:
     scope = await leader_scope(turn, svc)
     if scope is None:
         return
@@ -189,7 +189,7 @@ def say_chase(turn: Turn, inst: Institution, action: Action, names: list[str]) -
     turn.say("tg_chase", institution=inst.name, title=action.title, count=len(names), names=lines)
 
 
-async def count(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
+async def count(turn: Turn, svc: Service, tokens: list[str]) -> None:
     scope = await leader_scope(turn, svc)
     if scope is None:
         return
@@ -237,7 +237,7 @@ async def count(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
 ROUTES = {"commit": commit, "turnout": turnout, "chase": chase, "count": count}
 
 
-def handlers(svc: TelegramService) -> Handlers:
+def handlers(svc: Service) -> Handlers:
     async def route(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None

@@ -14,7 +14,7 @@ from telegram.ext import ChatMemberHandler, CommandHandler, ContextTypes, Messag
 
 from bot.inbound import IncomingText
 from bot.telegram.leaders import contact_keyboard
-from bot.telegram.service import Handlers, TelegramService
+from bot.telegram.router import Handlers, Service
 from bot.telegram.turn import Turn, is_group_chat
 from config.phones import BadPhone, normalise_phone
 from storage.models import Institution, Person
@@ -117,7 +117,7 @@ def welcome(turn: Turn) -> None:
         turn.say("tg_welcome_linked", name=first_name(turn.caller))
 
 
-def handlers(svc: TelegramService) -> Handlers:
+def handlers(svc: Service) -> Handlers:
     async def on_group_help(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         async with svc.turn(update) as turn:
             if turn.group is None:

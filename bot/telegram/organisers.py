@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot.telegram.leaders import contact_keyboard
-from bot.telegram.service import Handlers, TelegramService
+from bot.telegram.router import Handlers, Service
 from bot.telegram.turn import Attachment, Turn
 from config.messages import format_when
 from config.phones import BadPhone, mask_phone, normalise_phone
@@ -38,7 +38,7 @@ async def private_roles(turn: Turn) -> Roles | None:
     return await roles_of(turn.session, turn.caller)
 
 
-async def digest(turn: Turn, svc: TelegramService) -> None:
+async def digest(turn: Turn, svc: Service) -> None:
     roles = await private_roles(turn)
     if roles is None:
         return
@@ -67,7 +67,7 @@ async def digest(turn: Turn, svc: TelegramService) -> None:
         )
 
 
-async def list_actions(turn: Turn, svc: TelegramService) -> None:
+async def list_actions(turn: Turn, svc: Service) -> None:
     if turn.caller is None:
         if turn.in_group:
             turn.say("tg_who_are_you", link=svc.deep_link())
@@ -89,7 +89,7 @@ async def list_actions(turn: Turn, svc: TelegramService) -> None:
     turn.say("tg_actions", lines="\n".join(lines))
 
 
-async def link_code(turn: Turn, svc: TelegramService, tokens: list[str]) -> None:
+async def link_code(turn: Turn, svc: Service, tokens: list[str]) -> None:
     """``/linkcode St Mary`` (organisers: a code for the institution's group) or
     ``/linkcode 07700 900123`` (a code for that person; leaders for their own people)."""
     roles = await private_roles(turn)
@@ -153,7 +153,7 @@ async def link_code(turn: Turn, svc: TelegramService, tokens: list[str]) -> None
     turn.say("tg_linkcode_group", institution=inst.name, code=code, expires=expires)
 
 
-def handlers(svc: TelegramService) -> Handlers:
+def handlers(svc: Service) -> Handlers:
     async def route(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None

@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.telegram.linking import text_from
-from bot.telegram.service import Handlers, TelegramService
+from bot.telegram.router import Handlers, Service
 from storage.models import Person
 from storage.roles import roles_of
 from storage.telegram import person_for_user
@@ -28,7 +28,7 @@ AS_TEXT = {
 }
 
 
-async def through_pipeline(svc: TelegramService, update: Update, body: str) -> None:
+async def through_pipeline(svc: Service, update: Update, body: str) -> None:
     user = update.effective_user
     assert user is not None
     async with svc.db.session() as session:
@@ -49,7 +49,7 @@ async def through_pipeline(svc: TelegramService, update: Update, body: str) -> N
             )
 
 
-def handlers(svc: TelegramService) -> Handlers:
+def handlers(svc: Service) -> Handlers:
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
     async def on_text(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application, BaseHandler, ContextTypes
+from telegram.ext import Application, ContextTypes
 
 from bot.inbound import InboundPipeline
 from bot.telegram.turn import Turn, is_group_chat
 from config.clock import Clock
 from config.logs import cap_library_loggers
 from config.settings import Settings
-from scheduler.delivery.channels.telegram import api_urls
 from storage.db import Database
 from storage.telegram import (
     group_for_chat,
@@ -37,7 +36,7 @@ from storage.telegram import (
 
 log = logging.getLogger(__name__)
 
-Handlers = list[BaseHandler[Any, Any, Any]]
+Build = Callable[["TelegramService"], Application[Any, Any, Any, Any, Any, Any]]
 # Update kinds the bot asks Telegram for (setWebhook, getUpdates).
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
@@ -54,14 +53,22 @@ def scrub(text: str, settings: Settings) -> str:
 
 class TelegramService:
     def __init__(
-        self, db: Database, settings: Settings, clock: Clock, pipeline: InboundPipeline
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        pipeline: InboundPipeline,
+        *,
+        build: Build,
     ) -> None:
+        """``build`` makes the Application with every router's handlers for this service
+        (bot.telegram.application.build_application)."""
         self.db = db
         self.settings = settings
         self.clock = clock
         self.pipeline = pipeline
         cap_library_loggers()
-        self.application = build_application(settings, self)
+        self.application = build(self)
         self.ready = False
         self._answers: dict[int, dict[str, Any] | None] = {}
         self._errors: dict[int, str] = {}
@@ -214,23 +221,3 @@ class TelegramService:
                 turn.answer_callback("tg_error")
         except Exception:
             log.exception("telegram update %s: could not apologise", update.update_id)
-
-
-def build_application(
-    settings: Settings, service: TelegramService
-) -> Application[Any, Any, Any, Any, Any, Any]:
-    from bot.telegram import cards, leaders, linking, organisers, residents
-
-    builder = Application.builder().token(settings.telegram_bot_token.get()).updater(None)
-    # No JobQueue (APScheduler is installed, so PTB would start one): the worker schedules.
-    builder = builder.job_queue(None)  # type: ignore[arg-type]
-    urls = api_urls(settings)
-    if urls is not None:
-        builder = builder.base_url(urls[0]).base_file_url(urls[1])
-    application = builder.build()
-    # Order matters within a group: the first matching handler wins.
-    for module in (linking, cards, organisers, leaders, residents):
-        for handler in module.handlers(service):
-            application.add_handler(handler)
-    application.add_error_handler(service.on_error)
-    return application
