@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import phonenumbers
+from dotenv import dotenv_values
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///turnout.db"
 LANGUAGES = ("en", "cy", "pl")
@@ -173,8 +174,6 @@ class Settings:
     ) -> Settings:
         env: dict[str, str] = {}
         if env_file is not None and Path(env_file).is_file():
-            from dotenv import dotenv_values
-
             env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         env.update(os.environ if environ is None else environ)
         return cls._parse(env)
