@@ -8,6 +8,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from config.settings import Settings
+from storage.db import create_engine
 from storage.models import Base
 
 config = context.config
@@ -26,9 +28,6 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    from config.settings import Settings
-    from storage.db import create_engine
-
     engine = create_engine(Settings.from_env().database_url)
     async with engine.begin() as connection:
         await connection.run_sync(_run)
