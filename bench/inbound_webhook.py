@@ -533,10 +533,8 @@ STEPS = [
     ("bot.inbound", "InboundPipeline._handle", "2. handle, before commit"),
     ("bot.inbound", "InboundPipeline.resolve_person", "2. › find the sender"),
     ("bot.inbound", "parse", "2. › parse the text"),
-    ("bot.inbound", "dispatch", "2. › run the handler (dispatch)"),
-    ("bot.handlers.listening", "intercept", "2. › › listening.intercept"),
-    ("bot.handlers.followup", "answer", "2. › › › followup.answer"),
-    ("storage.actions", "open_invitations", "2. › › › actions.open_invitations"),
+    ("bot.inbound", "route", "2. › route and run the handler"),
+    ("bot.handlers.router", "open_state", "2. › › what is open for the person (one read)"),
     ("bot.inbound", "InboundPipeline.write_replies", "2. › write the replies (outbox)"),
     ("bot.inbound", "InboundPipeline.replies_for", "replies of a replay"),
 ]
@@ -667,7 +665,7 @@ def breakdown_table(
     ]
     labels = [label for _, _, label in STEPS]
     routes = sorted({k for by_step, _ in steps.values() for k in by_step} - set(labels))
-    at = labels.index("2. › run the handler (dispatch)") + 1
+    at = labels.index("2. › route and run the handler") + 1
     labels[at:at] = routes
     for label in labels:
         if not any(by_step.get(label, 0) >= 1 for by_step, _ in steps.values()):

@@ -3,7 +3,9 @@
 1. The message is written in its own transaction before anything else happens, de-duplicated
    on (provider, provider_id): a retried webhook finds its row and gets the same replies back.
 2. The sender is resolved (an unknown number becomes a person, consent source "texted_in"),
-   the text parsed, the handler run, and its replies written to the outbox, in one transaction.
+   the text parsed (bot/handlers/grammar.py), routed to its one handler (bot/handlers/router.py,
+   which reads what is open for the person once), and the handler's replies rendered as words
+   for the channel and written to the outbox, in one transaction.
 3. If that fails, the message is still kept, marked with the error and put in the organiser
    inbox, and the person gets a short acknowledgement: never silence, never an error.
 """
@@ -22,8 +24,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.handlers import Context, dispatch, intent_name, parse
+from bot.handlers import Context, intent_name, parse, route
+from bot.handlers.base import Reply
 from config.clock import Clock
+from config.messages import channel_template
 from config.metrics import Metrics
 from config.settings import Settings
 from storage import keys
@@ -85,6 +89,13 @@ class InboundResult:
     inbound_id: int
     duplicate: bool
     replies: list[OutboxMessage]
+
+
+def words(replies: list[Reply], channel: str) -> list[Draft]:
+    """The handler's replies as this channel words them. The pipeline writes words only:
+    buttons are dropped (the SMS wording says "reply YES"), and so are attachments; what has
+    buttons on Telegram is answered in the adapter's turn (bot/telegram/conversation.py)."""
+    return [Draft(channel_template(r.template, channel), r.params) for r in replies]
 
 
 class InboundPipeline:
@@ -172,22 +183,23 @@ class InboundPipeline:
         ctx = Context(
             session=session,
             person=person,
-            inbound=inbound,
+            channel=inbound.channel,
             now=now,
-            alliance=self.settings.alliance_name,
+            settings=self.settings,
+            inbound=inbound,
             new_person=created,
+            rich=inbound.channel == "telegram",
         )
-        await dispatch(ctx, intent)
-        replies = await self.write_replies(
-            session, ctx.person, inbound, ctx.drafts, now, inline_provider
-        )
+        await route(ctx, intent)
+        drafts = words(ctx.replies, inbound.channel)
+        replies = await self.write_replies(session, person, inbound, drafts, now, inline_provider)
         log.info(
             "inbound %s from person %s: %s, %d repl%s",
             inbound.id,
             person.id,
             inbound.intent,
-            len(ctx.drafts),
-            "y" if len(ctx.drafts) == 1 else "ies",
+            len(drafts),
+            "y" if len(drafts) == 1 else "ies",
             extra={"inbound_id": inbound.id, "person_id": person.id},
         )
         return replies

@@ -36,6 +36,7 @@ RESIDENT_FACING = frozenset(
         "rsvp_closed",
         "rsvp_no_invitation",
         "rsvp_not_invited",
+        "rsvp_card",
         "checkin_ok",
         "checkin_already",
         "checkin_none",
@@ -73,6 +74,50 @@ RESIDENT_FACING = frozenset(
         "signin_code",
     }
 )
+
+
+# The same message in Telegram's words, where they differ from an SMS's: a command is written
+# with a slash (/count, not COUNT), the numbers are a small table, the action's short name is
+# shown. A handler replies with the key on the left (what it means); a Telegram chat gets the
+# template on the right (config.messages.channel_template). Keys not listed read the same in
+# every channel. Group-only messages (there are no SMS groups) are Telegram's own templates.
+TELEGRAM_WORDS = {
+    "commit_set": "tg_commit_set",
+    "commit_which": "tg_which_institution",
+    "commit_no_action": "tg_no_action",
+    "commit_not_leader": "tg_leaders_only_dm",
+    "commit_usage": "tg_commit_usage",
+    "count": "tg_turnout",
+    "count_not_leader": "tg_leaders_only_dm",
+    "count_set": "tg_count_set",
+    "count_not_yet": "tg_count_not_yet",
+    "count_usage": "tg_count_usage",
+    "which_institution": "tg_which_institution",
+    "which_action": "tg_which_action",
+    "no_action": "tg_no_action",
+    "chase": "tg_chase",
+    "chase_more": "tg_chase_more",
+    "chase_none": "tg_chase_none",
+    "rsvp_card": "tg_rsvp_dm",
+    "actions": "tg_actions",
+    "action_line": "tg_action_line",
+    "not_leader": "tg_leaders_only_dm",
+    "organisers_only": "tg_organisers_only",
+    "help_leader": "tg_help_leader",
+    "help_organiser": "tg_help_organiser",
+    "linkcode_usage": "tg_linkcode_usage",
+    "linkcode_group": "tg_linkcode_group",
+    "linkcode_person": "tg_linkcode_person",
+    "linkcode_no_person": "tg_linkcode_no_person",
+    "linkcode_no_institution": "tg_linkcode_no_institution",
+    "linkcode_which_institution": "tg_linkcode_which_institution",
+}
+CHANNEL_WORDS = {"telegram": TELEGRAM_WORDS}
+
+
+def channel_template(key: str, channel: str) -> str:
+    """The template that says ``key`` in ``channel`` (:data:`TELEGRAM_WORDS`)."""
+    return CHANNEL_WORDS.get(channel, {}).get(key, key)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""Finding the action a message is about (shared by the RSVP, check-in and leader handlers)."""
+"""Finding the action a message is about (shared by the RSVP, check-in and leader handlers).
+A person's open invitations are part of what is open for them: storage/conversation.py."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.text import abbreviates, words
@@ -37,34 +38,6 @@ async def named(session: AsyncSession, hint: str, now: datetime) -> list[Action]
     )
     done = sorted((a for a in found if a not in coming), key=lambda a: a.starts_at, reverse=True)
     return coming + done
-
-
-def pick(actions: list[Action], hint: str) -> Action | None:
-    """The action named by ``hint``, else the soonest one."""
-    if not actions:
-        return None
-    named = [a for a in actions if matches(a, hint)]
-    return (named or actions)[0]
-
-
-# Built once, run with parameters: every RSVP runs it, and building it (and its cache key) took
-# longer than running it.
-_OPEN_INVITATIONS = (
-    select(Invitation, Action)
-    .join(Action, Action.id == Invitation.action_id)
-    .where(Invitation.person_id == bindparam("person_id"))
-    .where(Action.status == "scheduled")
-    .where(Action.ends_at > bindparam("now"))
-    .order_by(Action.starts_at)
-)
-
-
-async def open_invitations(
-    session: AsyncSession, person_id: int, now: datetime
-) -> list[tuple[Invitation, Action]]:
-    """Invitations a person can still answer (action scheduled and not over), soonest first."""
-    rows = await session.execute(_OPEN_INVITATIONS, {"person_id": person_id, "now": now})
-    return [(inv, action) for inv, action in rows]
 
 
 async def latest_invitation(

@@ -153,31 +153,6 @@ async def close_campaign(session: AsyncSession, campaign: ListeningCampaign, now
 # -- contacts -------------------------------------------------------------------------------------
 
 
-async def pending_contact(
-    session: AsyncSession, person_id: int, now: datetime
-) -> tuple[ListeningContact, ListeningCampaign] | None:
-    """The step awaiting this person's answer (the most recently asked, if several), in a
-    campaign still open or closed recently enough for a reply to be "late"."""
-    row = (
-        await session.execute(
-            select(ListeningContact, ListeningCampaign)
-            .join(ListeningCampaign, ListeningCampaign.id == ListeningContact.campaign_id)
-            .where(ListeningContact.person_id == person_id)
-            .where(ListeningContact.status == "asking")
-            .where(ListeningContact.asked_at <= now)
-            .where(
-                or_(
-                    ListeningCampaign.closed_at.is_(None),
-                    ListeningCampaign.closed_at >= now - LATE_REPLY_WINDOW,
-                )
-            )
-            .order_by(ListeningContact.asked_at.desc(), ListeningContact.id.desc())
-            .limit(1)
-        )
-    ).first()
-    return None if row is None else (row[0], row[1])
-
-
 async def get_contact(
     session: AsyncSession, campaign_id: int, person_id: int
 ) -> ListeningContact | None:

@@ -89,6 +89,19 @@ async def organisers(session: AsyncSession) -> list[Person]:
     return list(await session.scalars(select(Person).where(is_organiser()).order_by(Person.id)))
 
 
+async def leader_names(session: AsyncSession, institution_id: int) -> list[str]:
+    """The institution's leaders (not its organiser), by name: whom to ask (names only: this
+    may go to a group)."""
+    names = await session.scalars(
+        select(Person.name)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.institution_id == institution_id)
+        .where(Membership.role == LEADING_ROLES[0])
+        .order_by(Person.name)
+    )
+    return [name.strip() for name in names if name.strip()]
+
+
 async def institutions_led(session: AsyncSession, roles: Roles) -> list[Institution]:
     """The institutions the person may act on, by name: those they lead (an organiser: every
     institution that is not former)."""

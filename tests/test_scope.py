@@ -232,7 +232,12 @@ async def test_commit_and_count_by_sms_act_only_on_the_senders_institutions(
     other = await sms(inbound, LEADER, "COMMIT 30 mosque")
     assert [r.template for r in other.replies] == ["commit_which"]
     assert "Al-Madina" not in other.replies[0].body and "St Mary's" in other.replies[0].body
-    count = await sms(inbound, LEADER, "COUNT mosque")
+    # COUNT shows the numbers as TURNOUT does: naming an institution she does not lead is asked
+    # about again with her own (as /turnout mosque is on Telegram); without a name, her own.
+    which = await sms(inbound, LEADER, "COUNT mosque")
+    assert [r.template for r in which.replies] == ["which_institution"]
+    assert "Al-Madina" not in which.replies[0].body and "St Mary's" in which.replies[0].body
+    count = await sms(inbound, LEADER, "COUNT")
     assert count.replies[0].body.startswith("St Mary's Church, ")
     assert await _count(db, Commitment) == 0
 

@@ -14,6 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.app import create_app
+from bot.handlers import ROUTES
+from bot.handlers.grammar import Turnout
 from bot.telegram.extension import telegram_extension
 from bot.telegram.service import TelegramConfigError
 from bot.telegram.webhook import PATH, SECRET_HEADER
@@ -148,12 +150,10 @@ async def test_a_replayed_update_id_changes_nothing(tg: Harness, db: Database) -
 async def test_a_failing_handler_is_recorded_and_answered_with_an_apology(
     tg: Harness, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.telegram import leaders
-
     async def broken(*_args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(leaders.ROUTES, "turnout", broken)
+    monkeypatch.setitem(ROUTES, Turnout, broken)
     update = tg.updates.text(ANN, private(ANN), "/turnout")
     resp = await tg.post(update)
     assert resp.status == 200

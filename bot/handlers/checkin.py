@@ -16,15 +16,16 @@ async def handle(ctx: Context, _intent: CheckIn) -> None:
     if not running:
         ctx.reply("checkin_none")
         return
+    me = ctx.me
     invited = set(
         await ctx.session.scalars(
             select(Invitation.action_id)
-            .where(Invitation.person_id == ctx.person.id)
+            .where(Invitation.person_id == me.id)
             .where(Invitation.action_id.in_([a.id for a in running]))
         )
     )
     action = next((a for a in running if a.id in invited), running[0])
-    if not await check_in(ctx.session, action.id, ctx.person.id, source="checkin", now=ctx.now):
+    if not await check_in(ctx.session, action.id, me.id, source="checkin", now=ctx.now):
         ctx.reply("checkin_already", title=action.title)
         return
     ctx.reply("checkin_ok", title=action.title, name=ctx.first_name)

@@ -1,4 +1,5 @@
-"""STOP and START. Opting out is immediate, confirmed once, and cancels anything queued."""
+"""STOP and START. Opting out is immediate, confirmed once, and cancels anything queued and
+every listening campaign waiting on the person (for good: nothing more is asked, no nudge)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ from sqlalchemy import update
 
 from bot.handlers.base import Context
 from bot.handlers.grammar import Start, Stop
+from storage.listening import stop_contacts
 from storage.models import OutboxMessage
 
 
 async def stop(ctx: Context, _intent: Stop) -> None:
-    already = ctx.person.opted_out
+    me = ctx.me
+    already = me.opted_out
     set_consent(ctx, "opted_out")
+    await stop_contacts(ctx.session, me.id)
     await ctx.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.person_id == ctx.person.id)
+        .where(OutboxMessage.person_id == me.id)
         .where(OutboxMessage.status == "queued")
         .values(status="cancelled", error_code="opted_out", updated_at=ctx.now)
     )
@@ -28,7 +32,7 @@ async def start(ctx: Context, _intent: Start) -> None:
 
 
 def set_consent(ctx: Context, state: str) -> None:
-    person = ctx.person
+    person = ctx.me
     if person.consent != state:
         person.consent = state
         person.consent_source = ctx.channel

@@ -1,12 +1,33 @@
 """What a text means: one word (mostly), forgiving of case, punctuation, emoji and typos.
 
 ``parse("Yes 2!")`` -> ``Rsvp("yes", guests=2)``. The grammar knows nothing about channels or the
-database; the handlers decide what an intent does for a given person.
+database; the handlers decide what an intent does for a given person (bot/handlers/router.py).
+
+Every channel feeds it: an SMS, a Telegram message, a Telegram command. A Telegram command is
+the word with a slash (and perhaps ``@botname``): ``/commit 40 st marys`` parses exactly like
+``COMMIT 40 st marys``. The one difference: a command is what it says even when its arguments
+are missing or wrong (``/commit`` asks how to use it), while the same word typed alone is just
+a message (``commit`` goes to the inbox).
 
 Opt-out words are matched first and generously: texting CANCEL or END always means "stop
 texting me" (carriers treat them so), never "cancel my RSVP". Typos are forgiven only when the
 whole message is one word ("stpo", "mabye"): the first word of a sentence must be exact, or
 "Year 6 trip?" would be a YES with six guests. Opting back in takes an exact START.
+
+The words, and what they mean in every channel (README, "What people can text"):
+
+* ``YES`` / ``NO`` / ``MAYBE`` (``YES 2``, ``YES assembly``): :class:`Rsvp`; a tap on an RSVP
+  button is an Rsvp too, with its :class:`Button`.
+* ``HERE``: :class:`CheckIn`; ``STOP`` / ``START``; ``HELP``; ``LANG CY``.
+* ``COMMIT 40 [action] [institution]``: :class:`Commit`, an institution's pledge.
+* ``COUNT`` and ``TURNOUT`` [action] [institution]: the numbers (:class:`Count` without a
+  number is the same as :class:`Turnout`). ``COUNT 37`` [action] [institution]: the headcount at
+  the door, during an action.
+* ``CHASE``: who has not replied, by name. ``RSVP``: the RSVP question (:class:`RsvpCard`: a
+  card with buttons in a group, the person's own invitations in private).
+* ``ACTIONS``, ``DIGEST``, ``LINKCODE ...``: for leaders and organisers.
+* ``LOG [kind] who [YES|NO]: notes``: :class:`Log`, a face-to-face conversation or follow-up.
+* Anything else: :class:`Other` (the inbox, or the answer to a listening question).
 """
 
 from __future__ import annotations
@@ -17,6 +38,20 @@ from dataclasses import dataclass
 from config.text import normalise
 
 MAX_GUESTS = 20
+# The largest number a leader's command takes (a commitment, a headcount).
+MAX_NUMBER = 100_000
+
+
+@dataclass(frozen=True)
+class Button:
+    """Where a tap on an RSVP button came from: the action it answers (fixed by the button),
+    the card it is on (a group's card; None for a button in a private chat, which only ever
+    answers the person's own invitation), and whether it was "+1 guest"."""
+
+    action_id: int
+    card_id: int | None = None
+    institution_id: int | None = None  # the card's institution
+    more: bool = False
 
 
 @dataclass(frozen=True)
@@ -27,6 +62,8 @@ class Rsvp:
     guests: int | None = None
     # Which action, when a person has several open invitations ("YES assembly").
     action_hint: str = ""
+    # A tap on a button (never from text): the action is the button's.
+    button: Button | None = None
 
 
 @dataclass(frozen=True)
@@ -56,13 +93,82 @@ class Lang:
 
 @dataclass(frozen=True)
 class Commit:
+    """``COMMIT 40 [action] [institution]``: the words after the number are the hint (an
+    upcoming action's short name, an institution's name, or both)."""
+
     number: int
-    institution_hint: str = ""
+    hint: str = ""
 
 
 @dataclass(frozen=True)
 class Count:
-    institution_hint: str = ""
+    """``COUNT [hint]``: the numbers (as TURNOUT); ``COUNT 37 [hint]``: a headcount."""
+
+    hint: str = ""
+    number: int | None = None
+
+
+@dataclass(frozen=True)
+class Turnout:
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Chase:
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class RsvpCard:
+    """``RSVP [action]``: ask the RSVP question with buttons (a group: a card for the group's
+    institution; in private: the person's own open invitations)."""
+
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Digest:
+    pass
+
+
+@dataclass(frozen=True)
+class Actions:
+    pass
+
+
+@dataclass(frozen=True)
+class LinkCode:
+    """``LINKCODE St Mary`` (a group's code) or ``LINKCODE 07700 900123`` (a person's), as
+    typed: a phone number is read from it as written."""
+
+    arg: str = ""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A command given without what it needs (``/commit``, ``/count -5``): say how."""
+
+    command: str
+
+
+@dataclass(frozen=True)
+class Log:
+    """``LOG DOORSTEP 07700 900123 YES: worried about the damp``, ``LOG 121 Ann Patel: ...``,
+    ``LOG FOLLOWUP Ann Patel: met for coffee``. ``kind``: one_to_one | house_meeting | doorstep
+    | follow_up; ``consent``: the person's YES / NO to being followed up (a conversation only).
+    Without a name and notes (``LOG the damp``) it is not ``complete``: the sender is told how.
+    From someone who leads nothing it is just a message (``text``)."""
+
+    text: str
+    kind: str = "doorstep"
+    who: str = ""
+    consent: str | None = None
+    notes: str = ""
+    complete: bool = False  # it had a name (or number) and notes
+
+    @property
+    def follow_up(self) -> bool:
+        return self.kind == "follow_up"
 
 
 @dataclass(frozen=True)
@@ -70,7 +176,25 @@ class Other:
     text: str
 
 
-Intent = Rsvp | CheckIn | Stop | Start | Help | Lang | Commit | Count | Other
+Intent = (
+    Rsvp
+    | CheckIn
+    | Stop
+    | Start
+    | Help
+    | Lang
+    | Commit
+    | Count
+    | Turnout
+    | Chase
+    | RsvpCard
+    | Digest
+    | Actions
+    | LinkCode
+    | Usage
+    | Log
+    | Other
+)
 
 STOP_WORDS = {
     "stop",
@@ -270,13 +394,63 @@ def _keyword(words: list[str], vocabulary: set[str], *, forgiving: bool) -> bool
     )
 
 
+# A leader's number as typed: ASCII digits only ("²" and other scripts' digits are digits to
+# Python, not to us), perhaps followed by a full stop or a comma.
+_LEADER_NUMBER = re.compile(r"^([0-9]{1,6})[.,;:!]?$")
+# A command as Telegram sends it: the word with a slash, perhaps addressed to the bot by name.
+_SLASH = re.compile(r"^\s*/(\w+)(?:@\w+)?(?=\s|$)")
+# The words that are commands with a slash too (a Telegram command menu offers most of them).
+# Any other "/word" is not ours to understand: Other.
+COMMANDS = frozenset(
+    {
+        "yes",
+        "no",
+        "maybe",
+        "here",
+        "stop",
+        "start",
+        "help",
+        "lang",
+        "rsvp",
+        "commit",
+        "count",
+        "turnout",
+        "chase",
+        "actions",
+        "digest",
+        "linkcode",
+        "log",
+    }
+)
+# Leaders' words typed without a slash are commands only in short messages ("chase st marys",
+# not "chase the council about the potholes").
+MAX_COMMAND_WORDS = 4
+
+
+def command_word(text: str) -> str | None:
+    """The command a text gives with a slash (``"/commit@bot 40"`` -> ``"commit"``), else None."""
+    slash = _SLASH.match(text)
+    return None if slash is None else slash.group(1).lower()
+
+
 def parse(text: str) -> Intent:
-    emoji = _emoji_intent(text)
+    slash = _SLASH.match(text)
+    if slash is None:
+        return _parse(text, text, command=False)
+    word = slash.group(1).lower()
+    if word not in COMMANDS:
+        return Other(text)
+    return _parse(word + text[slash.end() :], text, command=True)
+
+
+def _parse(text: str, original: str, *, command: bool) -> Intent:
+    """``text``: the message (a command without its slash); ``original``: as received."""
+    emoji = None if command else _emoji_intent(text)
     if emoji is not None:
         return emoji
     norm = normalise(text)
     if not norm:
-        return Other(text)
+        return Other(original)
     words = re.sub(r"\bopt (out|in)\b", r"opt\1", norm).split()  # "opt out please"
     first, rest = words[0], words[1:]
     single = len(words) == 1
@@ -290,21 +464,109 @@ def parse(text: str) -> Intent:
         return Help()
     if first in LANG_WORDS and len(rest) <= 1:
         return Lang(rest[0][:8] if rest else "")
+    if first == "log":
+        return _log(text, original)
     if norm in PHRASES:
         return PHRASES[norm]
-    if _close(first, {"commit"}):
-        if rest and rest[0].isdigit():
-            return Commit(int(rest[0][:6]), " ".join(rest[1:]))
-        return Other(text)
-    if first == "count" and len(words) <= 4:
-        return Count(" ".join(rest))
+    leader = _leader(first, words, text.split(), original, command=command)
+    if leader is not None:
+        return leader
     if single and _close(first, HERE_WORDS):
         return CheckIn()
+    if first == "rsvp" and (command or len(words) <= MAX_COMMAND_WORDS):
+        if rest:  # "RSVP yes 2" is the answer; "RSVP assembly" asks the question
+            answer = _parse(" ".join(text.split()[1:]), original, command=False)
+            if isinstance(answer, Rsvp):
+                return answer
+        return RsvpCard(" ".join(rest))
     if single or ("?" not in text and norm not in NOT_ANSWERS):
         rsvp = _rsvp(first, rest)
         if rsvp is not None:
             return rsvp
-    return Other(text)
+    return Other(original)
+
+
+def _leader(
+    first: str, words: list[str], raw: list[str], original: str, *, command: bool
+) -> Intent | None:
+    """COMMIT, COUNT, TURNOUT, CHASE, ACTIONS, DIGEST, LINKCODE. ``raw``: the text's words as
+    typed (a number is read from them, not from the normalised text: "-5" is not 5)."""
+    arg = raw[1] if len(raw) > 1 else ""
+    short = command or len(words) <= MAX_COMMAND_WORDS
+    if _close(first, {"commit"}):
+        number = _number(arg)
+        if number is not None:
+            return Commit(number, normalise(" ".join(raw[2:])))
+        return Usage("commit") if command else Other(original)
+    if first == "count" and short:
+        number = _number(arg)
+        if number is not None:
+            return Count(normalise(" ".join(raw[2:])), number)
+        if any(ch.isdigit() or ch.isnumeric() for ch in arg):
+            return Usage("count")  # "COUNT -5", "/count ²": a number that is not one
+        return Count(" ".join(words[1:]))
+    if first == "turnout" and short:
+        return Turnout(" ".join(words[1:]))
+    if first == "chase" and short:
+        return Chase(" ".join(words[1:]))
+    if first == "actions" and (command or len(words) == 1):
+        return Actions()
+    if first == "digest" and (command or len(words) == 1):
+        return Digest()
+    if first == "linkcode" and (command or len(words) <= 2 * MAX_COMMAND_WORDS):
+        return LinkCode(" ".join(raw[1:]))
+    return None
+
+
+def _number(word: str) -> int | None:
+    match = _LEADER_NUMBER.match(word)
+    if match is None:
+        return None
+    number = int(match.group(1))
+    return number if number <= MAX_NUMBER else None
+
+
+LOG_COMMAND = re.compile(
+    r"""^\s*log\s+
+    (?:(?P<kind>1:1|1-1|121|one[ -]to[ -]one|house(?:\s+meeting)?|doorstep|door|
+        follow[ -]?up|followed[ -]?up)\s+)?
+    (?P<who>[^:]*?)\s*:\s*(?P<notes>.+)$""",
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+LOG_KINDS = {
+    "1:1": "one_to_one",
+    "1-1": "one_to_one",
+    "121": "one_to_one",
+    "one to one": "one_to_one",
+    "house": "house_meeting",
+    "house meeting": "house_meeting",
+    "doorstep": "doorstep",
+    "door": "doorstep",
+}
+CONSENT_WORDS = {"yes": "yes", "y": "yes", "ie": "yes", "tak": "yes", "no": "no", "n": "no"}
+CONSENT_WORDS |= {"na": "no", "nie": "no"}
+
+
+def _log(text: str, original: str) -> Log:
+    """``LOG [kind] who [YES|NO]: notes``; the kind is a conversation at the door unless said
+    (1:1, 121, house meeting), or a follow-up (FOLLOWUP, no consent word)."""
+    match = LOG_COMMAND.match(text)
+    if match is None or not match.group("who").strip():
+        return Log(original)
+    kind_word = " ".join((match.group("kind") or "doorstep").lower().replace("-", " ").split())
+    follow_up = kind_word.replace(" ", "").startswith(("followup", "followedup"))
+    who_words = match.group("who").split()
+    consent = None
+    if not follow_up and who_words and who_words[-1].lower() in CONSENT_WORDS:
+        consent = CONSENT_WORDS[who_words.pop().lower()]
+    return Log(
+        original,
+        kind="follow_up" if follow_up else LOG_KINDS.get(kind_word, "doorstep"),
+        who=" ".join(who_words),
+        consent=consent,
+        notes=match.group("notes").strip(),
+        complete=True,
+    )
 
 
 def _rsvp(first: str, rest: list[str]) -> Rsvp | None:

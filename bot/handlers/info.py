@@ -1,9 +1,11 @@
-"""HELP and LANG."""
+"""HELP and LANG. HELP says who is texting, why and how to stop; a leader or an organiser also
+hears the words they have (by SMS: COMMIT 40, COUNT ...; on Telegram: /commit 40, /count ...).
+In a Telegram group, HELP (and /start) is the group's help: what its leaders can do there."""
 
 from __future__ import annotations
 
 from bot.handlers.base import Context
-from bot.handlers.grammar import Help, Lang
+from bot.handlers.grammar import Help, Intent, Lang
 from config.settings import LANGUAGES
 
 ALIASES = {
@@ -21,7 +23,21 @@ ALIASES = {
 
 
 async def help_(ctx: Context, _intent: Help) -> None:
+    if ctx.group is not None:
+        assert ctx.group.institution is not None  # the router answers unlinked groups
+        ctx.reply("tg_group_help", institution=ctx.group.institution.name)
+        return
     ctx.reply("help")
+    roles = await ctx.roles()
+    if roles.organiser:
+        ctx.reply("help_organiser")
+    elif roles.leader_anywhere:
+        ctx.reply("help_leader")
+
+
+async def unlinked_group(ctx: Context, _intent: Intent) -> None:
+    """A group not linked to an institution yet: that, and how to link it; nothing else."""
+    ctx.reply("tg_group_unlinked")
 
 
 async def lang(ctx: Context, intent: Lang) -> None:
@@ -29,5 +45,5 @@ async def lang(ctx: Context, intent: Lang) -> None:
     if code is None or code not in LANGUAGES:
         ctx.reply("lang_unknown")
         return
-    ctx.person.language = code
+    ctx.me.language = code
     ctx.reply("lang_set")

@@ -1,38 +1,33 @@
-"""Listening replies: answers to campaign questions, the consent step, and the leaders' LOG.
+"""Listening: answers to campaign questions, the consent step, and the leaders' LOG.
 
-``intercept`` runs before the normal routes (bot.handlers.dispatch) and returns True when it
-took the message. Precedence, for a person with a listening step awaiting their answer:
+The router decides when a text belongs here (bot/handlers/router.py has the whole precedence):
+a listening step is waiting for the person (Context.open.listening, read once by the router)
+and the text is not an RSVP to an open invitation. Then:
 
-1. STOP, START, HELP and LANG always keep their own routes. STOP also stops every campaign
-   waiting on the person, for good (nothing more is asked, no nudge).
-2. ``LOG ...`` from a leader or organiser is their command (a face-to-face conversation or a
-   follow-up), whatever is pending for them.
-3. A YES / NO / MAYBE goes to the RSVP route when the person has an open invitation and either
-   names its action ("YES assembly") or no consent question is pending. At the consent step a
-   bare YES / NO is the consent answer, unless an invitation arrived after the consent
-   question (a YES answers the latest question asked).
-4. Free text, and a YES / NO-like text with no open invitation to answer ("No buses after 7"),
-   is the answer to the pending question. HERE, COMMIT and COUNT keep their routes.
+* the campaign has closed: the text is kept in the organiser inbox and answered with
+  ``listening_closed`` (:func:`closed`);
+* at the consent step, YES / NO / MAYBE is the consent (:func:`consent`);
+* anything else is the answer to the question (:func:`answer`), and the next question (or the
+  consent question) is the reply. A second text within the campaign's ``join_seconds`` of an
+  answer continues that answer (people split a long answer over several texts; Twilio already
+  joins the parts of one long SMS). More to say at the consent step is kept with the answers
+  and consent is asked again.
 
-The next question (or the consent question) is the reply to an answer. A second text within
-the campaign's ``join_seconds`` of an answer continues that answer (people split a long answer
-over several texts; Twilio already joins the parts of one long SMS). A reply after the campaign
-closed is kept in the organiser inbox and answered with ``listening_closed``.
+``LOG`` (:func:`log`) is a leader's or an organiser's command, whatever is pending for them.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import phonenumbers
 from sqlalchemy import func, select
 
 from bot.handlers.base import Context
-from bot.handlers.grammar import Help, Intent, Lang, Other, Rsvp, Start, Stop
+from bot.handlers.grammar import Intent, Log, Rsvp
 from config.phones import find_phone
 from config.text import normalise
-from storage import actions
+from storage.conversation import ListeningStep
 from storage.listening import (
     ListeningError,
     append_to_answer,
@@ -42,104 +37,73 @@ from storage.listening import (
     is_open,
     latest_answer,
     log_conversation,
-    pending_contact,
     record_answer,
     record_follow_up,
     set_consent,
     step_draft,
-    stop_contacts,
 )
 from storage.models import ListeningCampaign, ListeningContact, Person
 from storage.people import new_person, person_by_phone
-from storage.roles import Roles, roles_of, sees, sees_in_listening
+from storage.roles import Roles, sees, sees_in_listening
 
 
-async def intercept(ctx: Context, intent: Intent) -> bool:
-    """Handle ``intent`` if it belongs to listening; False lets the normal routes run."""
-    if isinstance(intent, Stop):
-        await stop_contacts(ctx.session, ctx.person.id)
-        return False
-    if ctx.person.opted_out or isinstance(intent, Start | Help | Lang):
-        return False
-    if isinstance(intent, Other) and LOG.match(intent.text):
-        roles = await roles_of(ctx.session, ctx.person)
-        if roles.leader_anywhere:
-            await log_command(ctx, intent.text, roles)
-            return True
-    if not isinstance(intent, Rsvp | Other):
-        return False
-    found = await pending_contact(ctx.session, ctx.person.id, ctx.now)
-    if found is None:
-        return False
-    contact, campaign = found
-    questions = await campaign_questions(ctx.session, campaign.id)
-    consent_step = contact.step >= len(questions)
-    if isinstance(intent, Rsvp) and await _means_rsvp(ctx, intent, contact, consent_step):
-        return False
-    if not is_open(campaign, ctx.now):
-        # Kept (the message is stored, and lands in the inbox), answered clearly, once.
-        contact.status = "expired"
-        ctx.inbound.inbox_status = "open"
-        ctx.reply("listening_closed")
-        return True
-    if consent_step and isinstance(intent, Rsvp):
-        await _consent(ctx, contact, intent.response)
-        return True
-    body = ctx.inbound.body
-    contact.channel = ctx.channel
-    if await _continues_last_answer(ctx, contact, campaign, body):
-        return True
-    # At the consent step, more to say instead of YES / NO is kept with the last answers.
-    question = questions[-1] if consent_step else questions[contact.step]
-    await record_answer(
-        ctx.session,
-        campaign_id=campaign.id,
-        person=ctx.person,
-        body=body,
-        source=ctx.channel,
-        now=ctx.now,
-        question_id=question.id,
-        inbound_id=ctx.inbound.id,
-    )
-    if consent_step:
-        who = await follow_up_by(ctx.session, ctx.person, ctx.alliance)
-        ctx.reply("listening_consent_retry", who=who)
-        return True
-    contact.step += 1
-    contact.asked_at = ctx.now
-    draft = await step_draft(
-        ctx.session, ctx.person, contact, ctx.alliance, template="listening_next"
-    )
-    ctx.reply(draft.template, **draft.params)
-    return True
+def _step(ctx: Context) -> ListeningStep:
+    step = ctx.open.listening
+    assert step is not None, "the router sends a text here only while a step is waiting"
+    return step
 
 
-async def _means_rsvp(
-    ctx: Context, intent: Rsvp, contact: ListeningContact, consent_step: bool
-) -> bool:
-    open_ = await actions.open_invitations(ctx.session, ctx.person.id, ctx.now)
-    if not open_:
-        return False
-    if intent.action_hint:
-        return any(actions.matches(action, intent.action_hint) for _, action in open_)
-    if not consent_step:
-        return True
-    latest = max(invitation.invited_at for invitation, _ in open_)
-    return contact.asked_at is None or latest > contact.asked_at
+async def closed(ctx: Context, _intent: Intent) -> None:
+    """A reply after the campaign closed: kept (it lands in the inbox), answered clearly, once."""
+    _step(ctx).contact.status = "expired"
+    ctx.keep_for_organiser()
+    ctx.reply("listening_closed")
 
 
-async def _consent(ctx: Context, contact: ListeningContact, response: str) -> None:
-    who = await follow_up_by(ctx.session, ctx.person, ctx.alliance)
-    if response == "maybe":
+async def consent(ctx: Context, intent: Rsvp) -> None:
+    contact = _step(ctx).contact
+    who = await follow_up_by(ctx.session, ctx.me, ctx.alliance)
+    if intent.response == "maybe":
         ctx.reply("listening_consent", who=who)
         return
-    set_consent(contact, "yes" if response == "yes" else "no", ctx.now)
+    set_consent(contact, "yes" if intent.response == "yes" else "no", ctx.now)
     contact.status = "done"
     contact.channel = ctx.channel
     if contact.consent == "yes":
         ctx.reply("listening_consent_yes", who=who)
     else:
         ctx.reply("listening_consent_no")
+
+
+async def answer(ctx: Context, _intent: Intent) -> None:
+    step = _step(ctx)
+    contact, campaign = step.contact, step.campaign
+    assert ctx.inbound is not None  # an answer is a stored message
+    body = ctx.inbound.body
+    contact.channel = ctx.channel
+    if await _continues_last_answer(ctx, contact, campaign, body):
+        return
+    questions = await campaign_questions(ctx.session, campaign.id)
+    # At the consent step, more to say instead of YES / NO is kept with the last answers.
+    question = questions[-1] if step.asking_consent else questions[contact.step]
+    await record_answer(
+        ctx.session,
+        campaign_id=campaign.id,
+        person=ctx.me,
+        body=body,
+        source=ctx.channel,
+        now=ctx.now,
+        question_id=question.id,
+        inbound_id=ctx.inbound.id,
+    )
+    if step.asking_consent:
+        who = await follow_up_by(ctx.session, ctx.me, ctx.alliance)
+        ctx.reply("listening_consent_retry", who=who)
+        return
+    contact.step += 1
+    contact.asked_at = ctx.now
+    draft = await step_draft(ctx.session, ctx.me, contact, ctx.alliance, template="listening_next")
+    ctx.reply(draft.template, **draft.params)
 
 
 async def _continues_last_answer(
@@ -150,7 +114,7 @@ async def _continues_last_answer(
         return False
     if ctx.now - last > timedelta(seconds=campaign.join_seconds) or contact.asked_at < last:
         return False
-    answer = await latest_answer(ctx.session, campaign.id, ctx.person.id)
+    answer = await latest_answer(ctx.session, campaign.id, ctx.me.id)
     if answer is None or answer.source not in ("sms", "telegram"):
         return False
     await append_to_answer(ctx.session, answer, body, ctx.now)
@@ -159,31 +123,11 @@ async def _continues_last_answer(
 
 # -- LOG: leaders and organisers record face-to-face listening and follow-ups ------------------
 
-LOG = re.compile(r"^\s*log\b", re.IGNORECASE)
-LOG_COMMAND = re.compile(
-    r"""^\s*log\s+
-    (?:(?P<kind>1:1|1-1|121|one[ -]to[ -]one|house(?:\s+meeting)?|doorstep|door|
-        follow[ -]?up|followed[ -]?up)\s+)?
-    (?P<who>[^:]*?)\s*:\s*(?P<notes>.+)$""",
-    re.IGNORECASE | re.VERBOSE | re.DOTALL,
-)
-KINDS = {
-    "1:1": "one_to_one",
-    "1-1": "one_to_one",
-    "121": "one_to_one",
-    "one to one": "one_to_one",
-    "house": "house_meeting",
-    "house meeting": "house_meeting",
-    "doorstep": "doorstep",
-    "door": "doorstep",
-}
-CONSENT_WORDS = {"yes": "yes", "y": "yes", "ie": "yes", "tak": "yes", "no": "no", "n": "no"}
-CONSENT_WORDS |= {"na": "no", "nie": "no"}
 
-
-async def log_command(ctx: Context, text: str, roles: Roles) -> None:
+async def log(ctx: Context, intent: Log) -> None:
     """``LOG DOORSTEP 07700 900123 YES: worried about the damp, kids keep getting ill``;
-    ``LOG 121 Ann Patel: ...``; ``LOG FOLLOWUP Ann Patel: met for coffee``.
+    ``LOG 121 Ann Patel: ...``; ``LOG FOLLOWUP Ann Patel: met for coffee`` (the grammar reads
+    the kind, who, the consent word and the notes).
 
     Who may be named is storage.roles' rule: by name, the people of the sender's institutions
     (an organiser: anyone); by number, also the people the sender recorded themselves. A
@@ -191,19 +135,12 @@ async def log_command(ctx: Context, text: str, roles: Roles) -> None:
     never opted in to texts. A number the sender may not see is answered exactly as an unknown
     one: a conversation is recorded against that person (what they said belongs with them; the
     consent they gave themselves stands), a follow-up is "not found"."""
-    match = LOG_COMMAND.match(text)
-    if match is None or not match.group("who").strip():
+    if not intent.complete:
         ctx.reply("listening_log_help")
         return
-    kind_word = " ".join((match.group("kind") or "doorstep").lower().replace("-", " ").split())
-    follow_up = kind_word.replace(" ", "").startswith(("followup", "followedup"))
-    who_words = match.group("who").split()
-    consent = None
-    if not follow_up and who_words and who_words[-1].lower() in CONSENT_WORDS:
-        consent = CONSENT_WORDS[who_words.pop().lower()]
-    who = " ".join(who_words)
-    notes = match.group("notes").strip()
-    if follow_up:
+    roles = await ctx.roles()
+    who, notes, consent_ = intent.who, intent.notes, intent.consent
+    if intent.follow_up:
         await _log_follow_up(ctx, who, notes, roles)
         return
     campaign = await _open_campaign(ctx)
@@ -214,20 +151,20 @@ async def log_command(ctx: Context, text: str, roles: Roles) -> None:
     if person is None:
         ctx.reply("listening_log_who", who=who or "-")
         return
-    if consent is not None and not await _in_sight(ctx, roles, person, campaign):
+    if consent_ is not None and not await _in_sight(ctx, roles, person, campaign):
         contact = await get_contact(ctx.session, campaign.id, person.id)
         if contact is not None and contact.consent is not None:
-            consent = None  # their own answer stands: the sender may not see them
+            consent_ = None  # their own answer stands: the sender may not see them
     try:
         await log_conversation(
             ctx.session,
             campaign=campaign,
             person=person,
             notes=notes,
-            kind=KINDS.get(kind_word, "doorstep"),
+            kind=intent.kind,
             now=ctx.now,
-            recorded_by_id=ctx.person.id,
-            consent=consent,
+            recorded_by_id=ctx.me.id,
+            consent=consent_,
         )
     except ListeningError:
         ctx.reply("listening_log_who", who=who)
@@ -248,7 +185,7 @@ async def _log_follow_up(ctx: Context, who: str, notes: str, roles: Roles) -> No
         campaign=campaign,
         person=person,
         now=ctx.now,
-        by=ctx.person,
+        by=ctx.me,
         note=notes,
         channel=ctx.channel,
     )
@@ -258,7 +195,7 @@ async def _log_follow_up(ctx: Context, who: str, notes: str, roles: Roles) -> No
 async def _met(ctx: Context, who: str, roles: Roles) -> Person | None:
     """The person a conversation was with: by number (anyone; a new person for a number we
     do not know), or by name among the people the sender may see."""
-    found = find_phone(who, _region(ctx.person))
+    found = find_phone(who, _region(ctx.me))
     if found is None:
         return await _by_name(ctx, who, roles)
     phone, start, end = found
@@ -267,8 +204,8 @@ async def _met(ctx: Context, who: str, roles: Roles) -> Person | None:
         person = new_person(
             phone=phone,
             name=" ".join((who[:start] + who[end:]).split()),
-            language=ctx.person.language,
-            timezone=ctx.person.timezone,
+            language=ctx.me.language,
+            timezone=ctx.me.timezone,
             # Met at the door: listened to, never asked to receive texts.
             consent="unknown",
             consent_source="face_to_face",
@@ -282,7 +219,7 @@ async def _met(ctx: Context, who: str, roles: Roles) -> Person | None:
 async def _named(ctx: Context, who: str, roles: Roles) -> Person | None:
     """An existing person the sender may name: by number (storage.roles.sees_in_listening:
     checked per campaign by _listened_in), or by name (storage.roles.sees)."""
-    found = find_phone(who, _region(ctx.person))
+    found = find_phone(who, _region(ctx.me))
     if found is None:
         return await _by_name(ctx, who, roles)
     return await person_by_phone(ctx.session, found[0])

@@ -10,7 +10,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.inbound import InboundPipeline
-from bot.telegram import cards, leaders, linking, organisers, residents
+from bot.telegram import conversation, linking
 from bot.telegram.service import TelegramService
 from config.clock import Clock
 from config.settings import Settings
@@ -28,7 +28,7 @@ def build_application(service: TelegramService) -> Application[Any, Any, Any, An
         builder = builder.base_url(urls[0]).base_file_url(urls[1])
     application = builder.build()
     # Order matters within a group: the first matching handler wins.
-    for module in (linking, cards, organisers, leaders, residents):
+    for module in (linking, conversation):
         for handler in module.handlers(service):
             application.add_handler(handler)
     application.add_error_handler(service.on_error)

@@ -12,8 +12,9 @@ import logging
 from telegram import ChatMember, Update
 from telegram.ext import ChatMemberHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.inbound import IncomingText
-from bot.telegram.leaders import contact_keyboard
+from bot.handlers.grammar import Help
+from bot.telegram.conversation import answer_in_turn, text_from
+from bot.telegram.render import contact_keyboard
 from bot.telegram.router import Handlers, Service
 from bot.telegram.turn import Turn, is_group_chat
 from config.phones import BadPhone, normalise_phone
@@ -118,21 +119,13 @@ def welcome(turn: Turn) -> None:
 
 
 def handlers(svc: Service) -> Handlers:
-    async def on_group_help(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        async with svc.turn(update) as turn:
-            if turn.group is None:
-                turn.say("tg_group_unlinked")
-            else:
-                inst = await turn.session.get(Institution, turn.group.institution_id)
-                assert inst is not None
-                turn.say("tg_group_help", institution=inst.name)
-
     async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         args = list(context.args or [])
         chat = update.effective_chat
         assert chat is not None
         if is_group_chat(chat):
-            await on_group_help(update, context)
+            # /start in a group is the group's help (the conversation engine's HELP).
+            await answer_in_turn(svc, update, Help())
             return
         async with svc.turn(update) as turn:
             caller = turn.caller
@@ -221,25 +214,10 @@ def handlers(svc: Service) -> Handlers:
                     turn.say("tg_group_unlinked")
 
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-    groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE
     return [
         MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate),
         ChatMemberHandler(on_membership, ChatMemberHandler.MY_CHAT_MEMBER),
         CommandHandler("start", on_start, filters=filters.UpdateType.MESSAGE),
         CommandHandler("link", on_link, filters=filters.UpdateType.MESSAGE),
-        CommandHandler("help", on_group_help, filters=groups),
         MessageHandler(filters.CONTACT & private, on_contact),
     ]
-
-
-def text_from(update: Update, body: str) -> IncomingText:
-    """A private message as the inbound pipeline takes it (sender: the Telegram user id)."""
-    user = update.effective_user
-    assert user is not None
-    return IncomingText(
-        channel="telegram",
-        provider="telegram",
-        provider_id=str(update.update_id),
-        sender=str(user.id),
-        body=body,
-    )

@@ -1,4 +1,4 @@
-"""What a router (one feature module: linking, cards, leaders, organisers, residents) is given and
+"""What a router (linking, conversation) is given and
 gives back: the :class:`Service` its handlers work through, and the :data:`Handlers` it
 returns. The routers import this, never bot/telegram/service.py, so the service does not
 depend on them; bot/telegram/application.py puts the two together."""

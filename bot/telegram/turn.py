@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Chat, Update, User
 
+from bot.handlers.base import Attachment
 from config.messages import format_when, render
 from config.phones import redact_phones
 from storage import keys
@@ -73,15 +74,6 @@ async def enqueue_chat(
         payload=payload,
     )
     return await enqueue_address(session, str(chat_id), body, envelope, now=now)
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file sent with a message (the digest chart): sendPhoto, the text as its caption."""
-
-    filename: str
-    content_type: str
-    data: bytes
 
 
 @dataclass
