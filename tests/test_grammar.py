@@ -5,16 +5,24 @@ from __future__ import annotations
 import pytest
 
 from bot.handlers.grammar import (
+    Actions,
+    Chase,
     CheckIn,
     Commit,
     Count,
+    Digest,
     Help,
     Intent,
     Lang,
+    LinkCode,
+    Log,
     Other,
     Rsvp,
+    RsvpCard,
     Start,
     Stop,
+    Turnout,
+    Usage,
     parse,
 )
 
@@ -211,3 +219,126 @@ def test_a_yes_without_a_number_leaves_the_guests_unsaid() -> None:
     assert parse("yes please").guests is None
     assert parse("no 2").guests is None
     assert parse("maybe 3").guests is None
+
+
+# -- one grammar for every channel: the leaders' words, LOG, and Telegram's /commands ----------
+
+MORE_CASES: list[tuple[str, Intent]] = [
+    # COUNT: the numbers; with a number, a headcount. TURNOUT is the numbers too.
+    ("COUNT 37", Count(number=37)),
+    ("count 37 st marys", Count("st marys", 37)),
+    ("COUNT 37 housing-march", Count("housing march", 37)),
+    ("count -5", Usage("count")),
+    ("TURNOUT", Turnout()),
+    ("turnout housing-march", Turnout("housing march")),
+    ("CHASE", Chase()),
+    ("chase st marys", Chase("st marys")),
+    ("Chase the council about the potholes", Other("Chase the council about the potholes")),
+    ("COMMIT 40, St Mary's", Commit(40, "st marys")),
+    ("COMMIT 40 housing-march", Commit(40, "housing march")),
+    ("commit -5", Other("commit -5")),  # typed: a message, not a command (no "-5" = 5)
+    ("commit 40\x00", Other("commit 40\x00")),
+    ("RSVP", RsvpCard()),
+    ("rsvp housing-march", RsvpCard("housing march")),
+    ("rsvp yes 2", Rsvp("yes", 2)),
+    ("ACTIONS", Actions()),
+    ("DIGEST", Digest()),
+    ("digest please", Other("digest please")),
+    ("LINKCODE 07700 900123", LinkCode("07700 900123")),
+    ("linkcode St Mary's", LinkCode("St Mary's")),
+    # LOG, read once here: its kind, who, the consent word and the notes.
+    (
+        "LOG DOORSTEP 07700 900150 YES: Knife crime near the school",
+        Log(
+            "LOG DOORSTEP 07700 900150 YES: Knife crime near the school",
+            "doorstep",
+            "07700 900150",
+            "yes",
+            "Knife crime near the school",
+            complete=True,
+        ),
+    ),
+    (
+        "log 121 ann patel: Six weeks for a GP",
+        Log(
+            "log 121 ann patel: Six weeks for a GP",
+            "one_to_one",
+            "ann patel",
+            None,
+            "Six weeks for a GP",
+            True,
+        ),
+    ),
+    (
+        "LOG house meeting Ann NO: rents",
+        Log("LOG house meeting Ann NO: rents", "house_meeting", "Ann", "no", "rents", True),
+    ),
+    (
+        "LOG FOLLOWUP Ann Patel: coffee after Mass",
+        Log(
+            "LOG FOLLOWUP Ann Patel: coffee after Mass",
+            "follow_up",
+            "Ann Patel",
+            None,
+            "coffee after Mass",
+            True,
+        ),
+    ),
+    ("LOG the damp", Log("LOG the damp")),
+    ("Log burners are polluting our street", Log("Log burners are polluting our street")),
+    # Telegram's commands: the word with a slash (and perhaps the bot's name).
+    ("/commit 40 st marys", Commit(40, "st marys")),
+    ("/commit@turnout_test_bot 40", Commit(40)),
+    ("/commit", Usage("commit")),
+    ("/commit ²", Usage("commit")),
+    ("/commit 40\x00", Usage("commit")),
+    ("/commit " + "9" * 25, Usage("commit")),
+    ("/count", Count()),
+    ("/count 37 mosque", Count("mosque", 37)),
+    ("/count ²", Usage("count")),
+    ("/turnout", Turnout()),
+    ("/chase", Chase()),
+    ("/rsvp", RsvpCard()),
+    ("/yes 2", Rsvp("yes", 2)),
+    ("/yes 0", Rsvp("yes", 0)),
+    ("/no", NO),
+    ("/here", CheckIn()),
+    ("/stop", Stop()),
+    ("/help@turnout_test_bot", Help()),
+    ("/lang cy", Lang("cy")),
+    ("/digest", Digest()),
+    ("/actions", Actions()),
+    ("/linkcode 07700 900004", LinkCode("07700 900004")),
+    ("/log 121 Ann: bins", Log("/log 121 Ann: bins", "one_to_one", "Ann", None, "bins", True)),
+    ("/weather", Other("/weather")),
+]
+
+
+@pytest.mark.parametrize(("text", "intent"), MORE_CASES, ids=[repr(text) for text, _ in MORE_CASES])
+def test_it_understands_leaders_log_and_commands(text: str, intent: Intent) -> None:
+    assert parse(text) == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "COMMIT 40 st marys",
+        "COUNT",
+        "COUNT 37",
+        "TURNOUT housing-march",
+        "CHASE",
+        "RSVP",
+        "YES 2",
+        "NO",
+        "HERE",
+        "STOP",
+        "HELP",
+        "LANG CY",
+        "ACTIONS",
+        "DIGEST",
+        "LINKCODE St Mary",
+    ],
+)
+def test_a_command_with_a_slash_means_what_the_word_means(text: str) -> None:
+    word, _, rest = text.partition(" ")
+    assert parse(f"/{word.lower()} {rest}".strip()) == parse(text)
