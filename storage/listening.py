@@ -216,9 +216,11 @@ async def record_answer(
     conversation_kind: str | None = None,
     recorded_by_id: int | None = None,
     matcher: Matcher | None = None,
+    contact: ListeningContact | None = None,
 ) -> ListeningAnswer:
     """Keep what the person said (any length, any language), mark them listened to in the
-    campaign, and tag it with the campaign's theme rules."""
+    campaign, and tag it with the campaign's theme rules. ``contact``: the person's row in
+    the campaign, when the caller has it (else it is found, or made)."""
     answer = ListeningAnswer(
         campaign_id=campaign_id,
         person_id=person.id,
@@ -234,7 +236,8 @@ async def record_answer(
     )
     session.add(answer)
     await session.flush()
-    contact = await ensure_contact(session, campaign_id, person.id, source=source, now=now)
+    if contact is None:
+        contact = await ensure_contact(session, campaign_id, person.id, source=source, now=now)
     if contact.first_answer_at is None or contact.first_answer_at > now:
         contact.first_answer_at = now
     if contact.last_answer_at is None or contact.last_answer_at < now:
@@ -407,10 +410,13 @@ async def step_draft(
     alliance: str,
     *,
     template: str,
+    questions: list[ListeningQuestion] | None = None,
 ) -> Draft:
     """The message for the step waiting on ``contact``: a question, or the consent question.
-    ``template`` frames a question (``listening_next``, ``listening_nudge``)."""
-    questions = await campaign_questions(session, contact.campaign_id)
+    ``template`` frames a question (``listening_next``, ``listening_nudge``); ``questions``:
+    the campaign's, when the caller has them."""
+    if questions is None:
+        questions = await campaign_questions(session, contact.campaign_id)
     if contact.step < len(questions):
         text = question_text(questions[contact.step], person.language)
         return Draft(template, {"question": text})

@@ -95,6 +95,7 @@ async def answer(ctx: Context, _intent: Intent) -> None:
         now=ctx.now,
         question_id=question.id,
         inbound_id=ctx.inbound.id,
+        contact=contact,
     )
     if step.asking_consent:
         who = await follow_up_by(ctx.session, ctx.me, ctx.alliance)
@@ -102,7 +103,9 @@ async def answer(ctx: Context, _intent: Intent) -> None:
         return
     contact.step += 1
     contact.asked_at = ctx.now
-    draft = await step_draft(ctx.session, ctx.me, contact, ctx.alliance, template="listening_next")
+    draft = await step_draft(
+        ctx.session, ctx.me, contact, ctx.alliance, template="listening_next", questions=questions
+    )
     ctx.reply(draft.template, **draft.params)
 
 
