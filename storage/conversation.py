@@ -15,9 +15,9 @@ a text means (bot/handlers/router.py).
   reminder ladder's window).
 
 Handlers take what they need from it and never ask again. The statement is one row per open
-invitation (one row of nulls but the person's id when there is none), outer-joined onto the
-person; the listening step and the last question are picked by correlated subqueries in their
-joins (``... ON contact.id = (SELECT ... ORDER BY ... LIMIT 1)``), on both databases.
+invitation (one row of nulls when there is none), outer-joined onto the person by index; the
+listening step and the last question are picked by correlated subqueries in their joins
+(``... ON contact.id = (SELECT ... ORDER BY ... LIMIT 1)``), on both databases.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, join, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -133,12 +133,13 @@ def _statement() -> Select[Any]:
         .correlate(_campaign)
         .scalar_subquery()
     )
-    open_invitations = join(
-        Invitation,
-        Action,
-        (Action.id == Invitation.action_id)
-        & (Action.status == "scheduled")
-        & (Action.ends_at > bindparam("now")),
+    # The open actions are few: the person's invitations to them are found through the
+    # (person_id, action_id) index. (A nested "LEFT JOIN (invitations JOIN actions)" would be
+    # built for every invitation of every open action first, on SQLite.)
+    open_actions = (
+        select(Action.id)
+        .where(Action.status == "scheduled")
+        .where(Action.ends_at > bindparam("now"))
     )
     return (
         select(
@@ -156,7 +157,11 @@ def _statement() -> Select[Any]:
         .outerjoin(_campaign, _campaign.id == _contact.campaign_id)
         .outerjoin(_asked, _asked.id == last_asked)
         .outerjoin(_asked_action, _asked_action.id == _asked.action_id)
-        .outerjoin(open_invitations, Invitation.person_id == Person.id)
+        .outerjoin(
+            Invitation,
+            (Invitation.person_id == Person.id) & Invitation.action_id.in_(open_actions),
+        )
+        .outerjoin(Action, Action.id == Invitation.action_id)
         .where(Person.id == bindparam("person_id"))
         .order_by(Action.starts_at, Action.id)
     )
