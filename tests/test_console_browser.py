@@ -126,6 +126,17 @@ async def server(sqlite_template: Path, tmp_path: Path, clock: FakeClock) -> Asy
         await db.dispose()
 
 
+def _browser_env() -> dict[str, str]:
+    """The browser's environment without libfaketime: .ci/run fakes the clock of the test
+    process (and so of its children); chromium's own processes stall under it, and the pages
+    never read the browser's clock (the server's FakeClock is what the tests fix)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k != "LD_PRELOAD" and not k.startswith(("FAKETIME", "DONT_FAKE"))
+    }
+
+
 @pytest.fixture
 async def page(chromium: Path, axe_script: Path, tmp_path: Path) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
@@ -137,6 +148,7 @@ async def page(chromium: Path, axe_script: Path, tmp_path: Path) -> AsyncIterato
             args=FLAGS,
             headless=True,
             viewport={"width": 360, "height": 740},
+            env=_browser_env(),
         )
         try:
             page = context.pages[0] if context.pages else await context.new_page()
