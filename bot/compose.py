@@ -39,12 +39,12 @@ from storage.db import Database
 from storage.migrate import pending
 
 
-def build_channels(settings: Settings, db: Database, clock: Clock) -> dict[str, Channel]:
+def build_channels(settings: Settings) -> dict[str, Channel]:
     """SMS (Twilio when credentials are set, else the sandbox), and Telegram when its token is
     set. Call inside a running event loop (their clients need one); the caller closes them."""
     channels = {"sms": build_sms_channel(settings)}
     if settings.telegram_enabled:
-        channels["telegram"] = build_telegram_channel(settings, db, clock)
+        channels["telegram"] = build_telegram_channel(settings)
     return channels
 
 
@@ -65,7 +65,7 @@ async def running_worker(
     # APScheduler's executor logs every run at INFO: a line a second from the metronome.
     cap_library_loggers()
     own = channels is None
-    using = build_channels(settings, db, clock) if channels is None else dict(channels)
+    using = build_channels(settings) if channels is None else dict(channels)
     try:
         async with worker_context(
             db,

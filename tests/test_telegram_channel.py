@@ -19,6 +19,7 @@ from config.settings import Settings
 from scheduler.delivery.channels.base import OutgoingMessage, TransportError
 from scheduler.delivery.channels.telegram import build_telegram_channel, classify
 from storage.db import Database
+from storage.delivery import load_extras
 from storage.models import OutboxMessage, Person, TelegramGroup, TelegramRsvpCard
 from storage.telegram import group_for_chat
 from tests import factories as f
@@ -203,10 +204,19 @@ async def test_an_edit_queued_before_its_card_went_out_waits_for_it(
             updated_at=clock.now(),
         )
         s.add(row)
-    channel = build_telegram_channel(tg.settings, db, clock)
+    # The claim reads the row's extras (storage.delivery.load_extras): the card, not sent yet.
+    async with db.session() as s:
+        claimed = await s.get(OutboxMessage, row.id)
+        assert claimed is not None
+        extras = (await load_extras(s, [claimed]))[row.id]
+    assert extras.card is not None and extras.card.message_id is None
+    message = OutgoingMessage(
+        row.id, str(BASIC["id"]), "counts", extras.payload, extras.template, card=extras.card
+    )
+    channel = build_telegram_channel(tg.settings)
     try:
         with pytest.raises(TransportError) as raised:
-            await channel.send(OutgoingMessage(row.id, str(BASIC["id"]), "counts"))
+            await channel.send(message)
     finally:
         await channel.close()
     assert not raised.value.permanent and raised.value.code == "card_pending"

@@ -16,7 +16,6 @@ import logging
 
 from aiohttp import web
 from multidict import MultiDict
-from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -25,9 +24,7 @@ from bot.inbound import IncomingText
 from bot.webhooks.edge import INT32, ascii_int, identifier, read_form, refuse, single
 from config.phones import BadPhone, normalise_phone
 from scheduler.delivery.channels.twilio_sms import PERMANENT
-from storage.models import DeliveryEvent, OutboxMessage, Person
-from storage.outbox import STATUS_RANK
-from storage.people import apply_delivery_effect
+from storage.delivery import record_status
 
 log = logging.getLogger(__name__)
 
@@ -121,41 +118,20 @@ async def status(request: web.Request) -> web.Response:
         refuse("ErrorCode must be a number")
 
     now = request.app[CLOCK].now()
+    effect = PERMANENT.get(int(error_code)) if error_code is not None else None
     async with request.app[DB].session() as session:
-        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.provider_id == sid))
-        if row is None and outbox_id is not None:
-            row = await session.get(OutboxMessage, outbox_id)
-            if row is not None and row.provider_id not in (None, sid):
-                row = None
-        if row is None:
-            # Valid but not ours (or not yet known): acknowledge so Twilio stops retrying.
-            return _text(200, "unknown message")
-        row.provider_id = sid
-        session.add(
-            DeliveryEvent(
-                outbox_id=row.id,
-                kind="callback",
-                status=new_status,
-                error_code=error_code,
-                provider_id=sid,
-                at=now,
-            )
+        ours = await record_status(
+            session,
+            sid,
+            new_status,
+            error_code=error_code,
+            effect=effect,
+            now=now,
+            outbox_id=outbox_id,
         )
-        if STATUS_RANK[new_status] > STATUS_RANK[row.status]:
-            row.status = new_status
-            row.updated_at = now
-        if error_code is not None:
-            row.error_code = error_code
-            if int(error_code) in PERMANENT and row.person_id is not None:
-                person = await session.get(Person, row.person_id)
-                if person is not None:
-                    apply_delivery_effect(person, PERMANENT[int(error_code)], now)
-                    log.info(
-                        "person %s: error %s from carrier",
-                        person.id,
-                        error_code,
-                        extra={"outbox_id": row.id, "person_id": person.id},
-                    )
+    if not ours:
+        # Valid but not ours (or not yet known): acknowledge so Twilio stops retrying.
+        return _text(200, "unknown message")
     return _text(200, "ok")
 
 

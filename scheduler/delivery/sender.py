@@ -18,8 +18,12 @@ sent, so a crash can only ever lose an outcome, never cause a blind second send.
 are as of the claim: a STOP that lands in the second or two between a claim and its slot cannot
 recall that one message; everything later is cancelled.)
 
-Outcomes. Each message waits for its slot and is sent; results are written back in batches, with
-a ``DeliveryEvent`` for every attempt:
+The claim carries everything a send needs (storage.delivery.load_extras: the row's payload,
+an attached file, the RSVP card an edit targets), so channels hold no database.
+
+Outcomes. Each message waits for its slot and is sent; results are written back in batches by
+storage/delivery.py (``record_attempts``), with a ``DeliveryEvent`` for every attempt, and the
+side effects the provider reported on the result or the error applied there too:
 
 * accepted: ``sent`` (or ``delivered`` if the provider says so at once), with its provider id;
 * transient error (429, 5xx, connection refused): back to ``queued`` with ``not_before = now +
@@ -29,6 +33,8 @@ a ``DeliveryEvent`` for every attempt:
 * permanent error: ``failed``, never retried, and the person updated from the error's effect
   (``opted_out``: consent opted out, source ``carrier``; ``invalid`` / ``not_mobile``: phone
   status; ``blocked``: Telegram status);
+* whatever the status: a Telegram chat that migrated (``migrated_to``: everything follows the
+  new id), a group the bot was removed from, the message id an RSVP card got;
 * ambiguous (a timeout after the request may have reached the provider): ``unknown``.
 
 A worker never starts a provider call when less than ``CALL_MARGIN`` of its lease is left (the
@@ -55,12 +61,11 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert, select, update
 
 from config.clock import Clock
 from config.metrics import SEND_OUTCOMES, Metrics
@@ -69,9 +74,9 @@ from scheduler.delivery.channels.base import Channel, OutgoingMessage, SendResul
 from scheduler.delivery.ratelimit import Limit, hold, limits_for, reserve
 from scheduler.outbound import next_allowed
 from storage.db import Database
+from storage.delivery import Attempt, Extras, event, load_extras, record_attempts
 from storage.models import DeliveryEvent, OutboxMessage, Person
 from storage.outbox import REACHES_OPTED_OUT
-from storage.people import apply_delivery_effect
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +116,7 @@ class Claim:
     person_id: int | None
     slot: datetime
     lease_until: datetime
+    extras: Extras = field(default_factory=Extras)
 
 
 @dataclass(frozen=True)
@@ -267,6 +273,7 @@ class Sender:
                 by_id[row_id].updated_at = now
                 batch.handled += 1
             lease_until = now + self._lease
+            extras = await load_extras(session, [by_id[i] for i in plan.slots])
             for row_id, slot in plan.slots.items():
                 row = by_id[row_id]
                 row.status = "sending"
@@ -285,6 +292,7 @@ class Sender:
                         person_id=row.person_id,
                         slot=slot,
                         lease_until=lease_until,
+                        extras=extras.get(row.id, Extras()),
                     )
                 )
                 batch.handled += 1
@@ -320,7 +328,7 @@ class Sender:
         row.status = "cancelled"
         row.error_code = reason
         row.updated_at = now
-        events.append(_event(row.id, "cancel", "cancelled", now, error_code=reason))
+        events.append(event(row.id, "cancel", "cancelled", now, error_code=reason))
         self.stats[reason] += 1
         log.info("outbox %d cancelled: %s", row.id, reason, extra=_fields(row.id, row.person_id))
 
@@ -331,7 +339,10 @@ class Sender:
         now = self.clock.now()
         if claim.lease_until - now < CALL_MARGIN:
             return Outcome(claim, now, started=False)
-        message = OutgoingMessage(claim.id, claim.to, claim.body)
+        x = claim.extras
+        message = OutgoingMessage(
+            claim.id, claim.to, claim.body, x.payload, x.template, x.attachment, x.card
+        )
         try:
             result = await self.channels[claim.channel].send(message)
         except TransportError as exc:
@@ -355,123 +366,74 @@ class Sender:
         await self._record([t.result() for t in done])
 
     async def _record(self, outcomes: list[Outcome]) -> None:
-        updates: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        effects: list[tuple[int, str, datetime]] = []
-        sends: list[tuple[str, str, str | None]] = []
-        for o in outcomes:
-            values = self._outcome_values(o, effects)
-            updates.append(values)
-            if o.started:
-                code = o.error.code if o.error else None
-                sends.append((o.claim.channel, SEND_OUTCOMES[values["b_status"]], code))
-                events.append(
-                    _event(
-                        o.claim.id,
-                        "attempt",
-                        values["b_status"],
-                        o.at,
-                        error_code=code,
-                        error_message=str(o.error) if o.error else None,
-                        provider_id=o.result.provider_id if o.result else None,
-                    )
-                )
-        table = cast(Table, OutboxMessage.__table__)
-        stmt = (
-            update(table)
-            .where(
-                table.c.id == bindparam("b_id"),
-                table.c.lease_owner == self.worker_id,
-                # Not IN (...): an expanding parameter cannot go through executemany.
-                or_(table.c.status == "sending", table.c.status == "unknown"),
-            )
-            .values(
-                status=bindparam("b_status"),
-                attempts=bindparam("b_attempts"),
-                not_before=bindparam("b_not_before"),
-                provider=bindparam("b_provider"),
-                provider_id=bindparam("b_provider_id"),
-                sent_at=bindparam("b_sent_at"),
-                error_code=bindparam("b_error_code"),
-                error_message=bindparam("b_error_message"),
-                lease_owner=bindparam("b_lease_owner"),
-                lease_until=bindparam("b_lease_until"),
-                updated_at=bindparam("b_at"),
-            )
-        )
+        attempts = [self._attempt(o) for o in outcomes]
         async with self.db.session() as session:
-            conn = await session.connection()
-            await conn.execute(stmt, updates)
-            if events:
-                await conn.execute(insert(cast(Table, DeliveryEvent.__table__)), events)
-            for person_id, effect, at in effects:
-                await _apply_effect(session, person_id, effect, at)
+            await record_attempts(session, self.worker_id, attempts)
             for o in outcomes:
                 if o.error is not None and o.error.retry_after:
                     limits = limits_for(o.claim.channel, o.claim.to, 1, self.settings)
                     keys = [x.key for x in limits if not x.per_recipient]
                     until = o.at + timedelta(seconds=o.error.retry_after)
                     await hold(session, keys, until, o.at)
-        for channel, outcome, code in sends:  # once the outcomes are on record
-            self.metrics.count_send(channel, outcome, code)
+        for o, a in zip(outcomes, attempts, strict=True):  # once the outcomes are on record
+            if o.started:
+                code = o.error.code if o.error else None
+                self.metrics.count_send(o.claim.channel, SEND_OUTCOMES[a.status], code)
 
-    def _outcome_values(
-        self, o: Outcome, effects: list[tuple[int, str, datetime]]
-    ) -> dict[str, Any]:
+    def _attempt(self, o: Outcome) -> Attempt:
+        """What to write for one outcome: the status, and when to try again."""
         c = o.claim
-        channel = self.channels[c.channel]
-        values: dict[str, Any] = {
-            "b_id": c.id,
-            "b_status": "queued",
-            "b_attempts": c.attempts,
-            "b_not_before": c.not_before,
-            "b_provider": channel.provider,
-            "b_provider_id": None,
-            "b_sent_at": None,
-            "b_error_code": None,
-            "b_error_message": None,
-            "b_lease_owner": None,
-            "b_lease_until": None,
-            "b_at": o.at,
-        }
+        base = Attempt(
+            outbox_id=c.id,
+            person_id=c.person_id,
+            to_address=c.to,
+            status="queued",
+            attempts=c.attempts,
+            not_before=c.not_before,
+            at=o.at,
+            provider=self.channels[c.channel].provider,
+        )
         fields = _fields(c.id, c.person_id, self.worker_id)
         if not o.started:
-            values.update(b_attempts=c.attempts - 1, b_provider=None)
             self.stats["released"] += 1
-        elif o.result is not None:
+            return replace(base, attempts=c.attempts - 1, provider=None, started=False)
+        if o.result is not None:
             status = o.result.status if o.result.status in ("sent", "delivered") else "sent"
-            values.update(b_status=status, b_provider_id=o.result.provider_id, b_sent_at=o.at)
             self.stats[status] += 1
             log.debug("outbox %d %s: %s", c.id, status, o.result.provider_id, extra=fields)
-        else:
-            error = o.error
-            assert error is not None
-            values.update(b_error_code=error.code, b_error_message=str(error)[:500])
-            if error.ambiguous:
-                # Keep the owner and lease end: reconcile asks the provider after the lease.
-                values.update(
-                    b_status="unknown", b_lease_owner=self.worker_id, b_lease_until=c.lease_until
-                )
-                self.stats["unknown"] += 1
-                log.warning("outbox %d: outcome unknown (%s)", c.id, error, extra=fields)
-            elif error.permanent or c.attempts >= self.settings.send_max_attempts:
-                values.update(b_status="failed")
-                if error.permanent and error.effect and c.person_id is not None:
-                    effects.append((c.person_id, error.effect, o.at))
-                self.stats["failed"] += 1
-                log.warning("outbox %d failed: %s", c.id, error, extra=fields)
-            else:
-                delay = self.backoff(c.attempts, error.retry_after)
-                values.update(b_not_before=o.at + delay)
-                self.stats["retried"] += 1
-                log.info(
-                    "outbox %d: retry in %.0fs (%s)",
-                    c.id,
-                    delay.total_seconds(),
-                    error,
-                    extra=fields,
-                )
-        return values
+            return replace(
+                base,
+                status=status,
+                provider_id=o.result.provider_id,
+                sent_at=o.at,
+                effects=o.result.effects,
+            )
+        error = o.error
+        assert error is not None
+        base = replace(
+            base, error_code=error.code, error_message=str(error)[:500], effects=error.effects
+        )
+        if error.ambiguous:
+            # Keep the owner and lease end: reconcile asks the provider after the lease.
+            self.stats["unknown"] += 1
+            log.warning("outbox %d: outcome unknown (%s)", c.id, error, extra=fields)
+            return replace(
+                base, status="unknown", lease_owner=self.worker_id, lease_until=c.lease_until
+            )
+        if error.permanent or c.attempts >= self.settings.send_max_attempts:
+            self.stats["failed"] += 1
+            log.warning("outbox %d failed: %s", c.id, error, extra=fields)
+            return replace(base, status="failed")
+        delay = self.backoff(c.attempts, error.retry_after)
+        self.stats["retried"] += 1
+        log.info(
+            "outbox %d: retry in %.0fs (%s)",
+            c.id,
+            delay.total_seconds(),
+            error,
+            extra=fields,
+        )
+        return replace(base, not_before=o.at + delay)
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> timedelta:
         """Full jitter: uniform in [0, min(max, base * 2**(attempts-1))], at least retry_after."""
@@ -502,7 +464,7 @@ class Sender:
                 await session.execute(
                     insert(DeliveryEvent),
                     [
-                        _event(i, "reconcile", "unknown", now, error_code="lease_expired")
+                        event(i, "reconcile", "unknown", now, error_code="lease_expired")
                         for i in lost
                     ],
                 )
@@ -571,7 +533,7 @@ class Sender:
                     "error_code": None,
                     "error_message": None,
                 }
-                event = _event(row.id, "reconcile", "sent", now, provider_id=provider_id)
+                done = event(row.id, "reconcile", "sent", now, provider_id=provider_id)
                 self.stats["reconciled"] += 1
                 log.info(
                     "outbox %d: provider has it (%s)",
@@ -581,7 +543,7 @@ class Sender:
                 )
             else:
                 values = {"status": "queued", "not_before": now, "error_code": None}
-                event = _event(row.id, "reconcile", "queued", now)
+                done = event(row.id, "reconcile", "queued", now)
                 self.stats["requeued"] += 1
                 log.info(
                     "outbox %d: provider never got it; queued",
@@ -592,7 +554,7 @@ class Sender:
             result = await session.execute(update(OutboxMessage).where(*guard).values(**values))
             if getattr(result, "rowcount", 1) == 0:
                 return 0
-            await session.execute(insert(DeliveryEvent), [event])
+            await session.execute(insert(DeliveryEvent), [done])
         return 1
 
 
@@ -604,38 +566,3 @@ def _fields(outbox_id: int, person_id: int | None, worker: str | None = None) ->
     if worker is not None:
         fields["worker"] = worker
     return fields
-
-
-def _event(
-    outbox_id: int,
-    kind: str,
-    status: str,
-    at: datetime,
-    *,
-    error_code: str | None = None,
-    error_message: str | None = None,
-    provider_id: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "outbox_id": outbox_id,
-        "kind": kind,
-        "status": status,
-        "error_code": error_code,
-        "error_message": error_message,
-        "provider_id": provider_id,
-        "at": at,
-    }
-
-
-async def _apply_effect(session: AsyncSession, person_id: int, effect: str, at: datetime) -> None:
-    """What a permanent provider error tells us about the person."""
-    person = await session.get(Person, person_id)
-    if person is None:
-        return
-    apply_delivery_effect(person, effect, at)
-    log.info(
-        "person %d updated from a provider error: %s",
-        person_id,
-        effect,
-        extra={"person_id": person_id},
-    )

@@ -173,7 +173,7 @@ class Harness:
     async def drain(self) -> int:
         """Send every queued Telegram row through the real sender, moving the fake clock on
         past rate-limit waits. Returns how many rows were handled."""
-        channel = build_telegram_channel(self.settings, self.db, self.clock)
+        channel = build_telegram_channel(self.settings)
         sender = Sender(
             self.db,
             {"telegram": channel},

@@ -4,19 +4,25 @@ An outbox row is a plain text message unless its ``payload`` (JSON) says more:
 
 * ``{"reply_markup": {...}}``: with a keyboard, as the Bot API spells it (``inline_keyboard``,
   ``keyboard`` with a contact request, or ``remove_keyboard``);
-* ``{"card_id": N, ...}``: an RSVP card; the message id Telegram gives it is recorded on card N
-  (telegram_rsvp_cards) so later taps can edit it;
-* ``{"edit_card": N, ...}``: edit card N in place (editMessageText; chat and message id are read
-  at send time, so a group that migrated meanwhile is followed);
+* ``{"card_id": N, ...}``: an RSVP card; the message id Telegram gives it comes back on the
+  result (``effects.card``) and is recorded on card N (telegram_rsvp_cards) so later taps can
+  edit it;
+* ``{"edit_card": N, ...}``: edit card N in place (editMessageText; the card's chat and message
+  id come on the message, read when the row was claimed; a group that migrated since is
+  followed by the ChatMigrated resend);
 * ``{"format": "pre"}``: the body is preformatted (a table): sent as HTML ``<pre>``. Rows of
   the templates in ``PREFORMATTED`` (the digest's tables) are sent so without asking.
 
-A row with an ``outbox_attachments`` file (the digest chart) is sent with sendPhoto, the body as
-its caption.
+A row with an ``outbox_attachments`` file (the digest chart, on the message as ``attachment``)
+is sent with sendPhoto, the body as its caption.
+
+The channel holds no database and no clock: what it learns comes back on the result or the
+error, and storage/delivery.py applies it.
 
 Errors are classified here: ``Forbidden`` (the user blocked the bot, or the bot left the group)
-is permanent with effect ``"blocked"`` (a group is marked removed); ``ChatMigrated`` (a group
-became a supergroup) moves everything to the new chat id and resends once; ``RetryAfter`` is
+is permanent with effect ``"blocked"`` (or, in a group, ``group_removed``); ``ChatMigrated`` (a
+group became a supergroup) resends once to the new chat id and reports ``migrated_to``, so
+everything moves to it; ``RetryAfter`` is
 transient with Telegram's ``retry_after``; ``BadRequest`` is permanent (except "message is not
 modified", which means an edit had nothing to change); a timeout after the request left is
 ambiguous for a new message (never blindly resent) and plainly retryable for an edit.
@@ -27,11 +33,11 @@ from __future__ import annotations
 import html
 import logging
 import warnings
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
 from telegram import (
     Bot,
     InlineKeyboardMarkup,
@@ -54,13 +60,10 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from config.clock import Clock
 from config.logs import cap_library_loggers
 from config.settings import Settings
 from scheduler.delivery.channels.base import OutgoingMessage, SendResult, TransportError
-from storage.db import Database
-from storage.models import OutboxAttachment, OutboxMessage, TelegramRsvpCard
-from storage.telegram import mark_group_removed, migrate_chat
+from storage.delivery import NO_EFFECTS, Card, Effects
 
 log = logging.getLogger(__name__)
 
@@ -138,32 +141,25 @@ def classify(exc: TelegramError, chat_id: int, *, idempotent: bool) -> Transport
 
 
 class TelegramChannel:
+    """Sends through one Bot; holds no database and no clock (see base.py)."""
+
     name = "telegram"
     provider = "telegram"
 
-    def __init__(
-        self, bot: Bot, db: Database, clock: Clock, requests: tuple[HTTPXRequest, ...] = ()
-    ) -> None:
+    def __init__(self, bot: Bot, requests: tuple[HTTPXRequest, ...] = ()) -> None:
         self._bot = bot
-        self._db = db
-        self._clock = clock
         self._requests = requests
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        payload, attachment = await self._extras(message.outbox_id)
+        payload = dict(message.payload)
+        if message.template in PREFORMATTED:
+            payload.setdefault("format", "pre")
         chat_id = int(message.to)
         editing = "edit_card" in payload
         try:
-            return await self._send_once(chat_id, message, payload, attachment)
+            return await self._send_once(chat_id, message, payload)
         except ChatMigrated as exc:
             new_chat_id = int(exc.new_chat_id)
-            async with self._db.session() as session:
-                await migrate_chat(session, chat_id, new_chat_id, self._clock.now())
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == message.outbox_id)
-                    .values(to_address=str(new_chat_id))
-                )
             log.info(
                 "telegram: chat %s became %s; resending outbox %d once",
                 chat_id,
@@ -171,40 +167,31 @@ class TelegramChannel:
                 message.outbox_id,
             )
             try:
-                return await self._send_once(new_chat_id, message, payload, attachment)
+                sent = await self._send_once(new_chat_id, message, payload, migrated=True)
             except TelegramError as again:
-                raise classify(again, new_chat_id, idempotent=editing) from None
+                failed = classify(again, new_chat_id, idempotent=editing)
+                failed.migrated_to = new_chat_id
+                raise failed from None
+            except TransportError as refused:
+                refused.migrated_to = new_chat_id
+                raise
+            effects = replace(sent.effects, migrated_to=new_chat_id)
+            return replace(sent, effects=effects)
         except TelegramError as exc:
-            if isinstance(exc, Forbidden) and chat_id < 0:
-                async with self._db.session() as session:
-                    await mark_group_removed(session, chat_id, self._clock.now())
             if editing and isinstance(exc, BadRequest) and NOT_MODIFIED in exc.message.lower():
                 return SendResult(provider_id=f"{chat_id}:edit")
-            raise classify(exc, chat_id, idempotent=editing) from None
-
-    async def _extras(self, outbox_id: int) -> tuple[dict[str, Any], OutboxAttachment | None]:
-        async with self._db.session() as session:
-            found = (
-                await session.execute(
-                    select(OutboxMessage.payload, OutboxMessage.template).where(
-                        OutboxMessage.id == outbox_id
-                    )
-                )
-            ).first()
-            attachment = await session.scalar(
-                select(OutboxAttachment).where(OutboxAttachment.outbox_id == outbox_id)
-            )
-        payload: dict[str, Any] = dict(found[0] or {}) if found is not None else {}
-        if found is not None and found[1] in PREFORMATTED:
-            payload.setdefault("format", "pre")
-        return payload, attachment
+            error = classify(exc, chat_id, idempotent=editing)
+            if isinstance(exc, Forbidden) and chat_id < 0:
+                error.group_removed = True
+            raise error from None
 
     async def _send_once(
         self,
         chat_id: int,
         message: OutgoingMessage,
         payload: dict[str, Any],
-        attachment: OutboxAttachment | None,
+        *,
+        migrated: bool = False,
     ) -> SendResult:
         markup = reply_markup(payload.get("reply_markup"))
         text = message.body
@@ -216,12 +203,22 @@ class TelegramChannel:
             text = text[:MAX_TEXT]
 
         if "edit_card" in payload:
-            return await self._edit_card(int(payload["edit_card"]), text, markup)
+            card = message.card
+            card_id = int(payload["edit_card"])
+            if card is None:
+                raise TransportError(f"RSVP card {card_id} is gone", permanent=True, code="no_card")
+            if card.message_id is None:
+                # The card itself has not gone out yet: try again shortly.
+                raise TransportError(f"RSVP card {card_id} not sent yet", code="card_pending")
+            # The card's chat as claimed; after a migration, the chat's new id.
+            return await self._edit(
+                chat_id if migrated else card.chat_id, card.message_id, text, markup
+            )
         sent: Message
-        if attachment is not None:
+        if message.attachment is not None:
             sent = await self._bot.send_photo(
                 chat_id,
-                photo=InputFile(attachment.data, filename=attachment.filename),
+                photo=InputFile(message.attachment.data, filename=message.attachment.filename),
                 caption=message.body[:MAX_CAPTION],
                 reply_markup=markup,
             )
@@ -229,34 +226,26 @@ class TelegramChannel:
             sent = await self._bot.send_message(
                 chat_id, text, parse_mode=parse_mode, reply_markup=markup
             )
+        effects = NO_EFFECTS
         if "card_id" in payload:
-            async with self._db.session() as session:
-                card = await session.get(TelegramRsvpCard, int(payload["card_id"]))
-                if card is not None:
-                    card.chat_id = sent.chat_id
-                    card.message_id = sent.message_id
-        return SendResult(provider_id=f"{sent.chat_id}:{sent.message_id}")
+            effects = Effects(card=Card(int(payload["card_id"]), sent.chat_id, sent.message_id))
+        return SendResult(provider_id=f"{sent.chat_id}:{sent.message_id}", effects=effects)
 
-    async def _edit_card(self, card_id: int, text: str, markup: ReplyMarkup | None) -> SendResult:
-        async with self._db.session() as session:
-            card = await session.get(TelegramRsvpCard, card_id)
-        if card is None:
-            raise TransportError(f"RSVP card {card_id} is gone", permanent=True, code="no_card")
-        if card.message_id is None:
-            # The card itself has not gone out yet: try again shortly.
-            raise TransportError(f"RSVP card {card_id} not sent yet", code="card_pending")
+    async def _edit(
+        self, chat_id: int, message_id: int, text: str, markup: ReplyMarkup | None
+    ) -> SendResult:
         inline = markup if isinstance(markup, InlineKeyboardMarkup) else None
         await self._bot.edit_message_text(
-            text, chat_id=card.chat_id, message_id=card.message_id, reply_markup=inline
+            text, chat_id=chat_id, message_id=message_id, reply_markup=inline
         )
-        return SendResult(provider_id=f"{card.chat_id}:{card.message_id}")
+        return SendResult(provider_id=f"{chat_id}:{message_id}")
 
     async def close(self) -> None:
         for request in self._requests:
             await request.shutdown()
 
 
-def build_telegram_channel(settings: Settings, db: Database, clock: Clock) -> TelegramChannel:
+def build_telegram_channel(settings: Settings) -> TelegramChannel:
     """The channel the sender uses for outbox rows on ``telegram``."""
     cap_library_loggers()
     # Timeouts well inside the sender's lease margin (scheduler.delivery.sender.CALL_MARGIN).
@@ -272,4 +261,4 @@ def build_telegram_channel(settings: Settings, db: Database, clock: Clock) -> Te
         request=requests[0],
         get_updates_request=requests[1],
     )
-    return TelegramChannel(bot, db, clock, requests)
+    return TelegramChannel(bot, requests)
