@@ -149,7 +149,7 @@ async def status(request: web.Request) -> web.Response:
             if int(error_code) in PERMANENT and row.person_id is not None:
                 person = await session.get(Person, row.person_id)
                 if person is not None:
-                    apply_delivery_effect(person, PERMANENT[int(error_code)], now)
+                    apply_delivery_effect(session, person, PERMANENT[int(error_code)], now)
                     log.info(
                         "person %s: error %s from carrier",
                         person.id,

@@ -632,7 +632,7 @@ async def _apply_effect(session: AsyncSession, person_id: int, effect: str, at: 
     person = await session.get(Person, person_id)
     if person is None:
         return
-    apply_delivery_effect(person, effect, at)
+    apply_delivery_effect(session, person, effect, at)
     log.info(
         "person %d updated from a provider error: %s",
         person_id,
