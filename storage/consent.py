@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import CONSENT_SOURCES, CONSENT_STATES, ConsentEvent, Person
@@ -90,3 +90,17 @@ async def adopt(session: AsyncSession, *, source: Person, target: Person) -> Non
         target.consent = source.consent
         target.consent_source = source.consent_source
         target.consent_at = source.consent_at
+
+
+async def imported(
+    session: AsyncSession, person_ids: list[int], state: str, *, at: datetime
+) -> None:
+    """The first events of people an import created in bulk (their rows already carry
+    ``state``, source "import": storage.importer inserts new_person's columns)."""
+    if person_ids:
+        event = _event(state, "import", None, None, at)
+        rows = [
+            {"person_id": pid, "state": event.state, "source": event.source, "at": at}
+            for pid in person_ids
+        ]
+        await session.execute(insert(ConsentEvent), rows)
