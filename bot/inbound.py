@@ -36,6 +36,7 @@ from storage.models import InboundMessage, OutboxMessage, Person
 from storage.models.base import storable
 from storage.outbox import REACHES_OPTED_OUT, Draft, Envelope, enqueue
 from storage.people import new_person
+from storage.suppression import lift
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +262,9 @@ class InboundPipeline:
             if existing is None:
                 raise
             return existing, False
+        if person.phone:
+            # Someone erased at their request who texts in again themselves may be kept again.
+            await lift(session, person.phone, self.settings.suppression_secret)
         return person, True
 
     async def find_person(self, session: AsyncSession, inbound: InboundMessage) -> Person | None:

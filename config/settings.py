@@ -124,6 +124,14 @@ class Settings:
     log_format: str = "text"
     metrics_port: int = 0
     ready_worker_seconds: int = 60
+    # Data protection (README, "Data protection"): the short privacy notice PRIVACY texts back
+    # (empty: a default naming what is kept); the key erased numbers are hashed with so an
+    # import never brings them back (storage/suppression.py); how many days free text
+    # (inbound texts, listening answers, follow-up notes) is kept before the daily job redacts
+    # it (0: kept until erased).
+    privacy_notice: str = ""
+    suppression_secret: Secret = field(default_factory=lambda: Secret(""))
+    retain_text_days: int = 730
 
     @property
     def twilio_enabled(self) -> bool:
@@ -150,6 +158,7 @@ class Settings:
             self.telegram_bot_token,
             self.telegram_webhook_secret,
             self.sandbox_auth_token,
+            self.suppression_secret,
         ]
 
     @property
@@ -258,6 +267,9 @@ class Settings:
             ready_worker_seconds=r.integer(
                 "READY_WORKER_SECONDS", cls.ready_worker_seconds, lo=0, hi=86400
             ),
+            privacy_notice=r.text("PRIVACY_NOTICE", cls.privacy_notice),
+            suppression_secret=r.secret("SUPPRESSION_SECRET"),
+            retain_text_days=r.integer("RETAIN_TEXT_DAYS", cls.retain_text_days, lo=0, hi=36500),
         )
         if settings.twilio_account_sid and not settings.twilio_auth_token:
             raise SettingsError(

@@ -265,7 +265,7 @@ async def apply_effects(
     if effects.person is not None and person_id is not None:
         person = await session.get(Person, person_id)
         if person is not None:
-            apply_delivery_effect(person, effects.person, at)
+            apply_delivery_effect(session, person, effects.person, at)
             log.info(
                 "person %d updated from a provider error: %s",
                 person_id,

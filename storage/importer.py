@@ -52,11 +52,13 @@ from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.phones import BadPhone, normalise_phone
-from config.settings import LANGUAGES, Settings
+from config.settings import LANGUAGES, Secret, Settings
+from storage import consent
 from storage.db import Database
 from storage.institutions import institution_key
 from storage.models import INSTITUTION_KINDS, ROLES, Institution, Membership, Person
 from storage.people import new_person
+from storage.suppression import suppressed
 
 REQUIRED = ("name", "phone")
 COLUMNS = (*REQUIRED, "institution", "role", "language", "timezone", "institution_type")
@@ -118,6 +120,7 @@ class ImportReport:
     memberships_added: int = 0
     roles_upgraded: int = 0
     roles_kept: int = 0  # the file gave a lower role than the one on record: not applied
+    suppressed: int = 0  # numbers of people who were erased: skipped (storage/suppression.py)
     warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -131,6 +134,7 @@ class ImportReport:
             ("memberships added", self.memberships_added),
             ("roles upgraded", self.roles_upgraded),
             ("higher roles kept", self.roles_kept),
+            ("erased people skipped", self.suppressed),
         ]
         return [f"{label}: {n:,}" for label, n in counts] + [f"warning: {w}" for w in self.warnings]
 
@@ -178,7 +182,9 @@ async def import_people(
 ) -> ImportReport:
     """Validate the whole file, then write it in one transaction. Raises ImportRejected."""
     people = await asyncio.to_thread(read_people, source, settings=settings)
-    return await write_people(db, people, now=now, progress=progress)
+    return await write_people(
+        db, people, now=now, progress=progress, suppression_secret=settings.suppression_secret
+    )
 
 
 class _Notes:
@@ -494,8 +500,11 @@ async def write_people(
     *,
     now: datetime,
     progress: Callable[[int], None] | None = None,
+    suppression_secret: Secret | None = None,
 ) -> ImportReport:
-    """Write a validated file in one transaction (all or nothing)."""
+    """Write a validated file in one transaction (all or nothing). The numbers of people who
+    were erased are skipped and reported (with ``suppression_secret``, the one they were
+    suppressed with)."""
     report = ImportReport(
         rows_read=people.rows_read,
         duplicates_merged=people.duplicates_merged,
@@ -506,9 +515,17 @@ async def write_people(
         ids = await _institutions(session, people.institutions, now, report, notes)
         for start in range(0, len(people.people), CHUNK):
             chunk = people.people[start : start + CHUNK]
+            rows = sum(p.rows for p in chunk)
+            if suppression_secret:
+                gone = await suppressed(session, [p.phone for p in chunk], suppression_secret)
+                for p in chunk:
+                    if p.phone in gone:
+                        report.suppressed += 1
+                        notes.add("erased at their request: not imported", p.line)
+                chunk = [p for p in chunk if p.phone not in gone]
             await _write_chunk(session, people, chunk, ids, now, report, notes)
             if progress is not None:
-                progress(sum(p.rows for p in chunk))
+                progress(rows)
     report.warnings += notes.render()
     return report
 
@@ -651,7 +668,9 @@ async def _people(
     if created:
         # A bulk INSERT ... RETURNING: several times faster than flushing ORM objects.
         result = await session.execute(insert(Person).returning(Person.id, Person.phone), created)
-        ids.update({str(phone): pid for pid, phone in result})
+        new_ids = {str(phone): pid for pid, phone in result}
+        ids.update(new_ids)
+        await consent.imported(session, list(new_ids.values()), "opted_in", at=now)
     report.people_created += len(created)
     return ids, on_record
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import consent as consent_
 from storage.models import Person
 
 
@@ -26,28 +27,26 @@ def new_person(
     consent_source: str,
     now: datetime,
 ) -> Person:
-    return Person(
+    person = Person(
         name=name,
         phone=phone,
         phone_status="ok",
         language=language,
         timezone=timezone,
-        consent=consent,
-        consent_source=consent_source,
-        consent_at=now,
         telegram_status="ok",
         created_at=now,
     )
+    consent_.first(person, consent, source=consent_source, at=now)
+    return person
 
 
-def apply_delivery_effect(person: Person, effect: str | None, now: datetime) -> None:
+def apply_delivery_effect(
+    session: AsyncSession, person: Person, effect: str | None, now: datetime
+) -> None:
     """What a provider's permanent error tells us about a person (one place for the sender and
-    the status callbacks): unsubscribed at the carrier, a bad number, or a blocked bot."""
+    the status callbacks): unsubscribed at the carrier (21610), a bad number, or a blocked bot."""
     if effect == "opted_out":
-        if person.consent != "opted_out":
-            person.consent = "opted_out"
-            person.consent_source = "carrier"
-            person.consent_at = now
+        consent_.change(session, person, "opted_out", source="carrier", channel="sms", at=now)
     elif effect in ("invalid", "not_mobile"):
         person.phone_status = effect
     elif effect == "blocked":

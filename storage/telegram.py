@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import consent
 from storage.models import (
     Attendance,
     Commitment,
@@ -418,10 +419,7 @@ async def merge_people(session: AsyncSession, *, source: Person, target: Person)
         taken = select(key).where(column == tid)
         await session.execute(delete(column.class_).where(column == sid).where(key.in_(taken)))
         await session.execute(update(column.class_).where(column == sid).values({column.key: tid}))
-    if source.opted_out and not target.opted_out:
-        target.consent = source.consent
-        target.consent_source = source.consent_source
-        target.consent_at = source.consent_at
+    await consent.adopt(session, source=source, target=target)
     if target.introduced_at is None:
         target.introduced_at = source.introduced_at
     source.telegram_user_id = None

@@ -10,6 +10,7 @@ from bot.cli import (  # noqa: F401  (registers every command)
     messages,
     organisers,
     people,
+    rights,
     server,
     telegram,
 )

@@ -44,7 +44,13 @@ async def import_(rt: Runtime, csv_file: Path) -> None:
 
     async def body(db: Database) -> None:
         with click.progressbar(length=parsed.rows_read, label="importing", file=None) as bar:
-            report = await write_people(db, parsed, now=rt.clock.now(), progress=bar.update)
+            report = await write_people(
+                db,
+                parsed,
+                now=rt.clock.now(),
+                progress=bar.update,
+                suppression_secret=settings.suppression_secret,
+            )
         for line in report.lines():
             click.echo(line)
 

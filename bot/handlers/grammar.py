@@ -18,7 +18,8 @@ The words, and what they mean in every channel (README, "What people can text"):
 
 * ``YES`` / ``NO`` / ``MAYBE`` (``YES 2``, ``YES assembly``): :class:`Rsvp`; a tap on an RSVP
   button is an Rsvp too, with its :class:`Button`.
-* ``HERE``: :class:`CheckIn`; ``STOP`` / ``START``; ``HELP``; ``LANG CY``.
+* ``HERE``: :class:`CheckIn`; ``STOP`` / ``START``; ``HELP``; ``LANG CY``; ``PRIVACY``
+  (``PREIFATRWYDD``, ``PRYWATNOŚĆ``): :class:`Privacy`, the alliance's privacy notice.
 * ``COMMIT 40 [action] [institution]``: :class:`Commit`, an institution's pledge.
 * ``COUNT`` and ``TURNOUT`` [action] [institution]: the numbers (:class:`Count` without a
   number is the same as :class:`Turnout`). ``COUNT 37`` [action] [institution]: the headcount at
@@ -83,6 +84,11 @@ class Start:
 
 @dataclass(frozen=True)
 class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Privacy:
     pass
 
 
@@ -182,6 +188,7 @@ Intent = (
     | Stop
     | Start
     | Help
+    | Privacy
     | Lang
     | Commit
     | Count
@@ -235,6 +242,8 @@ KEYWORD_FILLER = {
     "you",
 }
 HELP_WORDS = {"help", "info", "helpu", "cymorth", "pomoc"}
+# PRIVACY in English, Welsh and Polish (PRYWATNOŚĆ: the normaliser folds its accents).
+PRIVACY_WORDS = {"privacy", "preifatrwydd", "prywatnosc"}
 LANG_WORDS = {"lang", "language", "iaith", "jezyk"}
 YES_WORDS = {
     "yes",
@@ -410,6 +419,7 @@ COMMANDS = frozenset(
         "stop",
         "start",
         "help",
+        "privacy",
         "lang",
         "rsvp",
         "commit",
@@ -462,6 +472,8 @@ def _parse(text: str, original: str, *, command: bool) -> Intent:
         return Start()
     if single and _close(first, HELP_WORDS):
         return Help()
+    if single and _close(first, PRIVACY_WORDS):
+        return Privacy()
     if first in LANG_WORDS and len(rest) <= 1:
         return Lang(rest[0][:8] if rest else "")
     if first == "log":

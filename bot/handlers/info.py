@@ -1,11 +1,14 @@
-"""HELP and LANG. HELP says who is texting, why and how to stop; a leader or an organiser also
+"""HELP, PRIVACY and LANG. PRIVACY texts back the alliance's privacy notice
+(TURNOUT_PRIVACY_NOTICE; a short default naming what is kept and how to ask for it).
+
+HELP says who is texting, why and how to stop; a leader or an organiser also
 hears the words they have (by SMS: COMMIT 40, COUNT ...; on Telegram: /commit 40, /count ...).
 In a Telegram group, HELP (and /start) is the group's help: what its leaders can do there."""
 
 from __future__ import annotations
 
 from bot.handlers.base import Context
-from bot.handlers.grammar import Help, Intent, Lang
+from bot.handlers.grammar import Help, Intent, Lang, Privacy
 from config.settings import LANGUAGES
 
 ALIASES = {
@@ -33,6 +36,14 @@ async def help_(ctx: Context, _intent: Help) -> None:
         ctx.reply("help_organiser")
     elif roles.leader_anywhere:
         ctx.reply("help_leader")
+
+
+async def privacy(ctx: Context, _intent: Privacy) -> None:
+    notice = ctx.settings.privacy_notice.strip()
+    if notice:
+        ctx.reply("privacy", notice=notice)
+    else:
+        ctx.reply("privacy_default")
 
 
 async def unlinked_group(ctx: Context, _intent: Intent) -> None:

@@ -13,8 +13,9 @@ whole precedence is here, in this order (the first rule that applies decides):
    linked yet gets that explanation and nothing else.
 2. **Someone who opted out** is heard only for STOP and START (and their taps on a button): what
    else they write is kept in the organiser inbox, unanswered.
-3. **STOP, START, HELP, LANG, HERE**, and every leader's and organiser's command have their own
-   handler, whatever is pending for the person (STOP also stops their listening campaigns).
+3. **STOP, START, HELP, PRIVACY, LANG, HERE**, and every leader's and organiser's command have
+   their own handler, whatever is pending for the person (STOP also stops their listening
+   campaigns).
 4. **LOG** from someone who leads or organises is their command; from anyone else it is just a
    message (rule 6).
 5. **A tap on an RSVP button** answers the action on the button.
@@ -66,6 +67,7 @@ from bot.handlers.grammar import (
     LinkCode,
     Log,
     Other,
+    Privacy,
     Rsvp,
     RsvpCard,
     Start,
@@ -87,6 +89,7 @@ ROUTES: dict[type, Handler] = {
     Stop: consent.stop,
     Start: consent.start,
     Help: info.help_,
+    Privacy: info.privacy,
     Lang: info.lang,
     Commit: leader.commit,
     Count: leader.count,
@@ -109,6 +112,7 @@ OWN_ROUTE = (
     Stop,
     Start,
     Help,
+    Privacy,
     Lang,
     CheckIn,
     Commit,

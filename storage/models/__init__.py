@@ -38,6 +38,7 @@ from storage.models.listening import (
     ListeningThemeRule,
 )
 from storage.models.planning import ActionReminder, OutboxAttachment, RollupSnapshot
+from storage.models.rights import CONSENT_SOURCES, ConsentEvent, Suppression
 from storage.models.telegram import (
     Headcount,
     TelegramCodeAttempt,
@@ -52,6 +53,7 @@ __all__ = [
     "ACTION_KINDS",
     "ALLIANCE_ROLES",
     "AUDIT_VIA",
+    "CONSENT_SOURCES",
     "CONSENT_STATES",
     "INSTITUTION_KINDS",
     "INSTITUTION_STATUSES",
@@ -65,6 +67,7 @@ __all__ = [
     "Base",
     "Commitment",
     "CommitmentEvent",
+    "ConsentEvent",
     "ConsoleSession",
     "DeliveryEvent",
     "Headcount",
@@ -88,6 +91,7 @@ __all__ = [
     "SendRateBucket",
     "SignInAttempt",
     "SignInCode",
+    "Suppression",
     "TelegramCodeAttempt",
     "TelegramGroup",
     "TelegramLinkCode",

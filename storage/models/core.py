@@ -7,12 +7,14 @@ which keeps migrations simple on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -23,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, CleanString, CleanText
+from storage.models.rights import ConsentEvent
 
 INSTITUTION_KINDS = ("faith", "school", "union", "charity", "other")
 INSTITUTION_STATUSES = ("member", "joining", "former")
@@ -34,6 +37,8 @@ ACTION_KINDS = ("assembly", "action", "house_meeting", "training")
 ACTION_STATUSES = ("scheduled", "cancelled")
 RESPONSES = ("yes", "no", "maybe")
 CONSENT_STATES = ("unknown", "opted_in", "opted_out")
+# Who may consent for a young person (people.adult_relation).
+ADULT_RELATIONS = ("parent", "carer", "teacher")
 PHONE_STATUSES = ("ok", "invalid", "not_mobile")
 # Outbox statuses. Forward-only: see storage.outbox.STATUS_RANK.
 OUTBOX_STATUSES = (
@@ -84,9 +89,24 @@ class Person(Base):
     # One of ALLIANCE_ROLES, or None: see storage.roles (the one "who may do what" rule).
     alliance_role: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
+    # Young people (storage/young.py): marked under 16, or a date of birth; never messaged
+    # directly until a named adult (parent, carer, teacher) has consented, with who and when.
+    under_16: Mapped[bool] = mapped_column(Boolean, default=False)
+    born_on: Mapped[date | None] = mapped_column(Date)
+    adult_name: Mapped[str | None] = mapped_column(CleanString(200))
+    adult_relation: Mapped[str | None] = mapped_column(String(16))
+    adult_consent_at: Mapped[datetime | None]
+    # Set when the person was erased (storage/erase.py): the row stays, anonymous, so past
+    # rollups still count them; nothing about who they were is left.
+    erased_at: Mapped[datetime | None]
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="person", cascade="all, delete-orphan", passive_deletes=True
+    )
+    # Written through storage/consent.py only; here so a new person's first event is added with
+    # them (never loaded: read the history with storage.consent.history).
+    consent_events: Mapped[list[ConsentEvent]] = relationship(
+        cascade="save-update, merge", passive_deletes=True, lazy="raise"
     )
 
     @property
