@@ -9,8 +9,10 @@ import asyncio
 import random
 from dataclasses import astuple
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner, Result
 from sqlalchemy import delete, select, update
 
@@ -21,11 +23,21 @@ from config.settings import Settings
 from scheduler import actions
 from storage import counters
 from storage.db import Database
-from storage.models import Action, Attendance, Institution, Invitation, Person
+from storage.migrate import alembic_config, upgrade
+from storage.models import (
+    Action,
+    Attendance,
+    Headcount,
+    Institution,
+    Invitation,
+    Membership,
+    Person,
+)
 from storage.people import add_membership, remove_membership
 from storage.rollup import Rollup, action_rollup
 from storage.telegram import merge_people
 from tests import factories as f
+from tests.conftest import T0
 
 
 async def invoke(runtime: Runtime, *args: str) -> Result:
@@ -164,3 +176,45 @@ async def test_drift_is_found_and_repaired_by_the_cli(
     assert result.exit_code == 0 and "all counters match" in result.output.lower()
     async with db.session() as s:
         assert await s.scalar(select(Institution.id)) == mary.id
+
+
+async def test_the_migration_counts_what_is_already_on_record(tmp_path: Path) -> None:
+    """Actions recorded before the counters existed get theirs from their rows."""
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    before = ScriptDirectory.from_config(alembic_config()).get_revision("0011_counters")
+    assert before is not None and isinstance(before.down_revision, str)
+    await upgrade(db.engine, before.down_revision)
+    now = FakeClock(T0).now()
+    async with db.session() as s:
+        mary = await f.institution(s, "St Mary's Church", now)
+        noor = await f.institution(s, "Al-Noor Mosque", now)
+        ann = await f.person(s, "Ann", 1, now, institution=mary)
+        s.add(Membership(person_id=ann.id, institution_id=noor.id, role="member", created_at=now))
+        bob = await f.person(s, "Bob", 2, now)
+        cat = await f.person(s, "Cat", 3, now, institution=noor)
+        action = await f.action(s, now)
+        for p, response, guests in ((ann, "yes", 2), (bob, "maybe", 0), (cat, None, 0)):
+            invitation = await f.invite(s, action, p, now)
+            invitation.response, invitation.guests = response, guests
+        s.add(Attendance(action_id=action.id, person_id=ann.id, source="checkin", at=now))
+        for number in (12, 15):
+            s.add(
+                Headcount(
+                    action_id=action.id,
+                    institution_id=noor.id,
+                    number=number,
+                    channel="sms",
+                    at=now,
+                )
+            )
+            await s.flush()
+    await upgrade(db.engine)
+    try:
+        async with db.session() as s:
+            action = await s.get_one(Action, action.id)
+            assert await counters.drift(s, action) == []
+            counted = await counters.counted_rollup(s, action)
+            assert counted.row_for(noor.id).arrived == 15
+            assert counted.unique.guests == 2
+    finally:
+        await db.dispose()

@@ -20,6 +20,66 @@ depends_on: str | Sequence[str] | None = None
 UTC_DATETIME = storage.models.base.UTCDateTime(timezone=True)
 CLEAN_STRING = storage.models.base.CleanString(100)
 
+# The counters of the actions already on record, from their rows (storage/counters.py keeps
+# them from here on): per institution (0: in none), and everyone once (-1).
+RSVPS = """
+SELECT i.action_id, {bucket}, COUNT(*),
+       SUM(CASE WHEN i.response = 'yes' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN i.response = 'yes' THEN i.guests ELSE 0 END),
+       SUM(CASE WHEN i.response = 'maybe' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN i.response = 'no' THEN 1 ELSE 0 END)
+FROM invitations i {join} GROUP BY i.action_id{group}
+"""
+ATTENDED = (
+    "SELECT a.action_id, {bucket}, COUNT(*) FROM attendance a {join} GROUP BY a.action_id{group}"
+)
+HEADCOUNTS = """
+SELECT h.action_id, h.institution_id, h.number FROM headcounts h
+WHERE h.id IN (SELECT MAX(id) FROM headcounts GROUP BY action_id, institution_id)
+"""
+FIELDS = ("invited", "yes", "guests", "maybe", "no")
+
+
+def _backfill() -> None:
+    bind = op.get_bind()
+    rows: dict[tuple[int, int], dict[str, int | None]] = {}
+
+    def row(action_id: int, bucket: int | None) -> dict[str, int | None]:
+        key = (int(action_id), -1 if bucket is None else int(bucket))
+        return rows.setdefault(key, {**dict.fromkeys((*FIELDS, "attended"), 0), "headcount": None})
+
+    for person in ("i", "a"):
+        join = f"LEFT JOIN memberships m ON m.person_id = {person}.person_id"
+        by_institution = {"bucket": "COALESCE(m.institution_id, 0)", "join": join}
+        by_institution["group"] = ", COALESCE(m.institution_id, 0)"
+        everyone = {"bucket": "NULL", "join": "", "group": ""}
+        for parts in (by_institution, everyone):
+            if person == "i":
+                for action_id, bucket, *counts in bind.execute(sa.text(RSVPS.format(**parts))):
+                    row(action_id, bucket).update(zip(FIELDS, map(int, counts), strict=True))
+            else:
+                for action_id, bucket, n in bind.execute(sa.text(ATTENDED.format(**parts))):
+                    row(action_id, bucket)["attended"] = int(n)
+    for action_id, institution_id, number in bind.execute(sa.text(HEADCOUNTS)):
+        row(action_id, institution_id)["headcount"] = int(number)
+    if not rows:
+        return
+    actions = sa.table("actions", sa.column("id"), sa.column("updated_at", UTC_DATETIME))
+    updated = {aid: at for aid, at in bind.execute(sa.select(actions.c.id, actions.c.updated_at))}
+    table = sa.table(
+        "action_counters",
+        *(sa.column(name) for name in ("action_id", "bucket", *FIELDS, "attended", "headcount")),
+        sa.column("seq"),
+        sa.column("updated_at", UTC_DATETIME),
+    )
+    op.bulk_insert(
+        table,
+        [
+            {"action_id": aid, "bucket": bucket, **values, "seq": 1, "updated_at": updated[aid]}
+            for (aid, bucket), values in sorted(rows.items())
+        ],
+    )
+
 
 def upgrade() -> None:
     op.create_table(
@@ -43,6 +103,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("action_id", "bucket", name=op.f("pk_action_counters")),
     )
+    _backfill()
     op.create_table(
         "capability_links",
         sa.Column("id", sa.Integer(), nullable=False),
