@@ -385,3 +385,11 @@ async def bucket_names(session: AsyncSession) -> dict[int, str]:
     for iid, name in await session.execute(select(Institution.id, Institution.name)):
         names[iid] = name
     return names
+
+
+async def last_update(session: AsyncSession, action_id: int) -> datetime | None:
+    """When any of the action's counters last moved."""
+    latest: datetime | None = await session.scalar(
+        select(func.max(ActionCounter.updated_at)).where(ActionCounter.action_id == action_id)
+    )
+    return latest
