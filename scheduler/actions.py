@@ -33,7 +33,7 @@ from scheduler.outbound import (
     urgent_not_before,
     when_for,
 )
-from storage import keys
+from storage import counters, keys
 from storage.commitments import set_commitment
 from storage.models import (
     ACTION_KINDS,
@@ -205,6 +205,7 @@ async def invite(
             .where(OutboxMessage.dedupe_key.like(keys.invite_prefix(action.id) + "%"))
         )
     )
+    new_invitations: list[int] = []
     for person in people:
         if person.opted_out:
             report.skipped_opted_out += 1
@@ -219,6 +220,7 @@ async def invite(
                 Invitation(action_id=action.id, person_id=person.id, invited_at=now, guests=0)
             )
             invited.add(person.id)
+            new_invitations.append(person.id)
             report.invited += 1
         key = keys.invite(action.id, person.id)
         if key in sent_keys:
@@ -229,6 +231,7 @@ async def invite(
         elif outcome == "dropped":
             report.dropped += 1
     await session.flush()
+    await counters.invited(session, action.id, new_invitations, now)
     return report
 
 
@@ -427,6 +430,7 @@ async def record_rsvp(
     """Set the current RSVP and keep the history row (an SMS reply, Telegram's RSVP buttons).
     ``guests`` None (a YES without a number) keeps the guests of an earlier YES; NO and MAYBE
     clear them."""
+    before = (invitation.response, invitation.guests)
     invitation.response = response
     if response != "yes":
         invitation.guests = 0
@@ -444,6 +448,14 @@ async def record_rsvp(
             at=now,
         )
     )
+    await counters.rsvp_changed(
+        session,
+        invitation.action_id,
+        invitation.person_id,
+        before,
+        (invitation.response, invitation.guests),
+        now,
+    )
 
 
 async def check_in(
@@ -459,6 +471,7 @@ async def check_in(
     if existing is not None:
         return False
     session.add(Attendance(action_id=action_id, person_id=person_id, source=source, at=now))
+    await counters.checked_in(session, action_id, person_id, now)
     return True
 
 
@@ -473,7 +486,7 @@ async def record_headcount(
     now: datetime,
 ) -> Headcount:
     """An institution's headcount at the door (/count 37): the latest one counts."""
-    return await add_headcount(
+    row = await add_headcount(
         session,
         action_id=action_id,
         institution_id=institution_id,
@@ -482,3 +495,5 @@ async def record_headcount(
         channel=channel,
         now=now,
     )
+    await counters.headcount(session, action_id, institution_id, number, now)
+    return row

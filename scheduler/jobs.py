@@ -7,6 +7,7 @@ delivery edge."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -15,9 +16,30 @@ from config.settings import Settings
 from scheduler.digest.plan import plan_digests
 from scheduler.listening import listening_job
 from scheduler.planner import plan
+from storage import counters
 from storage.db import Database
 
+log = logging.getLogger(__name__)
+
 PLAN_EVERY = 300.0  # seconds; the planner looks TURNOUT_PLAN_AHEAD_MINUTES ahead
+VERIFY_COUNTERS_AT = {"hour": 3, "minute": 30}  # local time: the quietest hour
+
+
+async def verify_counters(db: Database, clock: Clock) -> int:
+    """Recompute the live counters from the raw rows and repair any drift (logged: drift means
+    a write went round the one place it should happen). Returns the counters repaired."""
+    async with db.session() as session:
+        checked = await counters.verify_all(session, clock.now(), repair_them=True)
+    repaired = 0
+    for action, found in checked:
+        if found:
+            repaired += len(found)
+            log.warning(
+                "counters: %d differed from the rows and were repaired",
+                len(found),
+                extra={"action_id": action.id},
+            )
+    return repaired
 
 
 class Periodic(Protocol):
@@ -46,3 +68,8 @@ def register_jobs(worker: Periodic, db: Database, settings: Settings, clock: Clo
     worker.add_periodic("digests", digests, seconds=PLAN_EVERY, run_at_start=True)
     listening = listening_job(db, settings, clock)
     worker.add_periodic("listening", listening, seconds=PLAN_EVERY, run_at_start=True)
+
+    async def verify() -> object:
+        return await verify_counters(db, clock)
+
+    worker.add_periodic("verify_counters", verify, cron=VERIFY_COUNTERS_AT)

@@ -33,7 +33,7 @@ from config.clock import Clock
 from config.messages import format_when
 from config.settings import Settings
 from scheduler.outbound import next_allowed
-from storage import keys
+from storage import counters, keys
 from storage.db import Database
 from storage.listening import (
     ListeningError,
@@ -398,6 +398,7 @@ async def invite_theme(
         channel = preferred_channel(person)
         assert channel is not None
         session.add(Invitation(action_id=action.id, person_id=person.id, invited_at=now, guests=0))
+        await counters.invited(session, action.id, [person.id], now)
         draft = Draft(
             "listening_theme_invite",
             {

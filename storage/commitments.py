@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import counters
 from storage.models import Commitment, CommitmentEvent
 
 
@@ -42,4 +43,5 @@ async def set_commitment(
         )
     )
     await session.flush()
+    await counters.touched(session, action_id, institution_id, now)
     return current

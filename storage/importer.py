@@ -53,7 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.phones import BadPhone, normalise_phone
 from config.settings import LANGUAGES, Secret, Settings
-from storage import consent
+from storage import consent, counters
 from storage.db import Database
 from storage.institutions import institution_key
 from storage.models import INSTITUTION_KINDS, ROLES, Institution, Membership, Person
@@ -589,6 +589,7 @@ async def _write_chunk(
         )
         held = {(pid, inst): (mid, role) for mid, pid, inst, role in rows}
     added, upgrades = [], []
+    joined: set[int] = set()  # people with a new membership
     for p in chunk:
         pid = ids[p.phone]
         for key, (role, line) in p.roles.items():
@@ -598,6 +599,7 @@ async def _write_chunk(
                 added.append(
                     {"person_id": pid, "institution_id": inst, "role": role, "created_at": now}
                 )
+                joined.add(pid)
             elif ROLE_RANK[role] > ROLE_RANK.get(current[1], 0):
                 upgrades.append({"id": current[0], "role": role})
             else:
@@ -608,7 +610,9 @@ async def _write_chunk(
             if p.phone in on_record:
                 changed.add(pid)
     if added:
-        await session.execute(insert(Membership), added)
+        # The people's numbers move to their new institutions' counters (storage/counters.py).
+        async with counters.recounting(session, joined, now):
+            await session.execute(insert(Membership), added)
     if upgrades:
         await session.execute(update(Membership), upgrades)
     report.memberships_added += len(added)

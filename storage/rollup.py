@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -68,6 +68,13 @@ class RollupRow:
     def invited(self) -> int:
         return self.yes + self.maybe + self.no + self.not_replied
 
+    @property
+    def arrived(self) -> int:
+        """Who came: the check-ins, or the leader's headcount at the door when it is higher.
+        Not their sum: a headcount counts everyone from the institution at the door, those
+        who texted HERE too."""
+        return max(self.attended, self.headcount or 0)
+
 
 @dataclass
 class TotalRow(RollupRow):
@@ -76,10 +83,16 @@ class TotalRow(RollupRow):
     not the net of the sums: an institution ahead does not hide one behind."""
 
     shortfall: int | None = None
+    arrived_rows: int = 0
 
     @property
     def gap(self) -> int | None:
         return self.shortfall
+
+    @property
+    def arrived(self) -> int:
+        """The rows' arrivals added up (each row's own rule: see RollupRow.arrived)."""
+        return self.arrived_rows
 
 
 @dataclass
@@ -101,6 +114,7 @@ class Rollup:
                 total.shortfall = (total.shortfall or 0) + max(row.gap or 0, 0)
             if row.headcount is not None:
                 total.headcount = (total.headcount or 0) + row.headcount
+            total.arrived_rows += row.arrived
         self.totals = total
 
     @property
@@ -175,6 +189,20 @@ def _ints(values: Any) -> Counts:
     return yes, guests, maybe, no, waiting
 
 
+def listed_institutions(action_id: int) -> Select[int, str, int]:
+    """The institutions a rollup lists, by name, with their commitment: every one that is
+    not former, and a former one that pledged for this action."""
+    return (
+        select(Institution.id, Institution.name, Commitment.number)
+        .outerjoin(
+            Commitment,
+            and_(Commitment.institution_id == Institution.id, Commitment.action_id == action_id),
+        )
+        .where((Institution.status != "former") | Commitment.id.is_not(None))
+        .order_by(Institution.name)
+    )
+
+
 async def action_rollup(
     session: AsyncSession, action: Action, *, institution_id: int | None = None
 ) -> Rollup:
@@ -203,15 +231,7 @@ async def action_rollup(
         iid: int(n) for iid, n in await session.execute(attended_query)
     }
 
-    institutions = (
-        select(Institution.id, Institution.name, Commitment.number)
-        .outerjoin(
-            Commitment,
-            and_(Commitment.institution_id == Institution.id, Commitment.action_id == aid),
-        )
-        .where((Institution.status != "former") | Commitment.id.is_not(None))
-        .order_by(Institution.name)
-    )
+    institutions = listed_institutions(aid)
     if institution_id is not None:
         institutions = institutions.where(Institution.id == institution_id)
     nothing: Counts = (0, 0, 0, 0, 0)

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import consent
+from storage import consent, counters
 from storage.models import (
     Attendance,
     Commitment,
@@ -345,7 +345,7 @@ async def link_account(
     current = await person_for_user(session, user_id)
     if current is not None and current.id != person.id:
         if current.phone is None:
-            await merge_people(session, source=current, target=person)
+            await merge_people(session, source=current, target=person, now=now)
         else:
             current.telegram_user_id = None
             await session.flush()
@@ -395,10 +395,18 @@ async def link_contact(
     return person
 
 
-async def merge_people(session: AsyncSession, *, source: Person, target: Person) -> None:
+async def merge_people(
+    session: AsyncSession, *, source: Person, target: Person, now: datetime
+) -> None:
     """Fold ``source`` into ``target`` and delete it: messages, memberships, invitations (with
     their RSVP history), attendance and authorship move over; where both have a row for the same
-    institution or action, ``target``'s stands. The stricter consent wins."""
+    institution or action, ``target``'s stands. The stricter consent wins. The counters
+    (storage/counters.py) follow the rows."""
+    async with counters.recounting(session, [source.id, target.id], now):
+        await _merge_people(session, source=source, target=target)
+
+
+async def _merge_people(session: AsyncSession, *, source: Person, target: Person) -> None:
     sid, tid = source.id, target.id
     for column in (
         InboundMessage.person_id,

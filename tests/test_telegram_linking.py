@@ -171,7 +171,7 @@ async def test_a_stop_given_on_telegram_survives_the_merge(db: Database, clock: 
         )
         s.add(early)
         await s.flush()
-        await merge_people(s, source=early, target=ann)
+        await merge_people(s, source=early, target=ann, now=now)
         assert ann.consent == "opted_out"
 
 

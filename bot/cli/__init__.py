@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from bot.cli import (  # noqa: F401  (registers every command)
     actions,
+    board,
+    counters,
     demo,
     listening,
     messages,

@@ -29,7 +29,7 @@ from bot.handlers import leader
 from bot.handlers.base import Card, Context, RsvpButtons, unknown_caller
 from bot.handlers.grammar import MAX_GUESTS, Button, Rsvp, RsvpCard
 from scheduler.actions import record_rsvp
-from storage import actions
+from storage import actions, counters
 from storage.models import Action, Institution, Invitation
 from storage.rollup import action_rollup
 from storage.telegram import latest_headcounts
@@ -145,6 +145,7 @@ async def _tap(ctx: Context, intent: Rsvp, button: Button) -> None:
         invitation = Invitation(action_id=action.id, person_id=me.id, invited_at=ctx.now, guests=0)
         ctx.session.add(invitation)
         await ctx.session.flush()
+        await counters.invited(ctx.session, action.id, [me.id], ctx.now)
     guests: int | None = None
     if button.more:
         guests = min((invitation.guests if invitation.response == "yes" else 0) + 1, MAX_GUESTS)

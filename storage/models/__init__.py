@@ -26,6 +26,7 @@ from storage.models.core import (
     Person,
     RsvpEvent,
 )
+from storage.models.counters import LINK_KINDS, ActionCounter, BoardState, CapabilityLink
 from storage.models.delivery import SendRateBucket
 from storage.models.listening import (
     ListeningAnswer,
@@ -57,14 +58,18 @@ __all__ = [
     "CONSENT_STATES",
     "INSTITUTION_KINDS",
     "INSTITUTION_STATUSES",
+    "LINK_KINDS",
     "OUTBOX_STATUSES",
     "RESPONSES",
     "ROLES",
     "Action",
+    "ActionCounter",
     "ActionReminder",
     "Attendance",
     "AuditEntry",
     "Base",
+    "BoardState",
+    "CapabilityLink",
     "Commitment",
     "CommitmentEvent",
     "ConsentEvent",
