@@ -172,6 +172,11 @@ HOLDINGS: tuple[tuple[str, str, Finder], ...] = (
     ("sign_in_codes", "person_id", _person("sign_in_codes", "person_id")),
     ("sign_in_attempts", "person_id", _person("sign_in_attempts", "person_id")),
     ("audit_log", "actor_person_id, or a person subject", _audit),
+    (
+        "capability_links",
+        "person_id, created_by_id",
+        _person("capability_links", "person_id", "created_by_id"),
+    ),
 )
 
 NO_PERSONAL_DATA: dict[str, str] = {
@@ -187,6 +192,8 @@ NO_PERSONAL_DATA: dict[str, str] = {
     "telegram_code_attempts": "link-code attempt times per key (erased with the person)",
     "send_rate_buckets": "send-rate timers per channel or chat (erased with the person)",
     "worker_heartbeats": "worker processes",
+    "action_counters": "counts per action and institution, no one named",
+    "board_states": "which institution a roll call has reached",
     "suppressions": "keyed hashes of erased numbers: nobody can be read back from them",
 }
 
