@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.cli import (  # noqa: F401  (registers every command)
     actions,
     demo,
+    leaders,
     listening,
     messages,
     organisers,
