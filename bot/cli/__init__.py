@@ -11,6 +11,7 @@ from bot.cli import (  # noqa: F401  (registers every command)
     messages,
     organisers,
     people,
+    promises,
     server,
     telegram,
 )
