@@ -6,18 +6,25 @@ and revoke links on /actions/SLUG/leaders."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from bot.cli import cli
+from bot.cli.runtime import Runtime
 from config.clock import FakeClock
 from config.settings import Settings
 from scheduler.leader_links import make_link
 from storage.audit import Actor, entries
 from storage.db import Database
+from storage.migrate import upgrade
 from storage.models import Action, Headcount, OutboxMessage, Person
+from tests.conftest import T0
 from tests.console import Alliance, Browser, numbers
 
 
@@ -195,3 +202,37 @@ async def test_an_organiser_makes_a_link_on_the_console_and_a_leader_may_not(
     await organiser.post("/sign-out")  # the test client has one cookie jar: one browser
     await organiser.sign_in(db, "07700 900001")  # Ann, a leader
     assert (await organiser.get("/actions/assembly/leaders")).status == 403
+
+
+def test_leaders_link_from_the_command_line(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    env = {
+        "TURNOUT_DATABASE_URL": url,
+        "TURNOUT_ALLIANCE_NAME": "Leicester Citizens",
+        "TURNOUT_PUBLIC_URL": "https://turnout.example.org",
+    }
+    clock = FakeClock(T0)
+
+    def turnout(*args: str, ok: bool = True) -> str:
+        result = CliRunner().invoke(cli, list(args), env=env, obj=Runtime(clock=clock))
+        assert (result.exit_code == 0) == ok, result.output
+        return result.output
+
+    async def seed() -> None:
+        db = Database.from_url(url)
+        await upgrade(db.engine)
+        await numbers(db, T0)
+        await db.dispose()
+
+    asyncio.run(seed())
+    out = turnout("leaders", "link", "assembly", "07700 900001")
+    assert "for Ann Patel (St Mary's Church)" in out
+    assert "https://turnout.example.org/leader/" in out
+    assert "nobody has the number" in turnout(
+        "leaders", "link", "assembly", "07700900999", ok=False
+    )
+    assert "leads no institution" in turnout("leaders", "link", "assembly", "07700900005", ok=False)
+    assert "works" in turnout("leaders", "links", "assembly")
+    assert "no longer works" in turnout("leaders", "revoke", "1")
+    assert "revoked" in turnout("leaders", "links", "assembly")
+    assert "no link 9" in turnout("leaders", "revoke", "9", ok=False)

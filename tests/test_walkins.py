@@ -15,8 +15,16 @@ from config.clock import FakeClock
 from config.settings import Settings
 from storage.audit import entries
 from storage.db import Database
-from storage.models import Attendance, InboundMessage, Membership, PendingQuestion, Person
+from storage.models import (
+    Attendance,
+    InboundMessage,
+    Membership,
+    OutboxMessage,
+    PendingQuestion,
+    Person,
+)
 from tests import factories as f
+from tests.fakes.telegram_updates import harness, private, user
 
 _sid = iter(range(1, 1_000_000))
 
@@ -144,3 +152,30 @@ async def test_the_questions_are_in_the_persons_language(
     result = await say(pipeline, "sms", sender, "dim")
     assert templates(result) == ["walkin_done_none"]
     assert result.replies[0].body == "Diolch Eluned! Rydych chi'n cael eich cyfrif."
+
+
+async def test_by_a_real_telegram_private_chat_too(
+    db: Database, settings: Settings, clock: FakeClock
+) -> None:
+    """Updates through the Telegram webhook from someone new to us: /here, then the answers."""
+    await assembly_under_way(db, clock)
+    async with harness(db, settings, clock) as tg:
+        maria = user(880001, "Mari")
+        chat = private(maria)
+        for said in ("/here", "Maria Lopez", "Al Noor"):
+            await tg.send(tg.updates.text(maria, chat, said))
+        async with db.session() as s:
+            person = await s.scalar(select(Person).where(Person.telegram_user_id == 880001))
+            assert person is not None and person.name == "Maria Lopez"
+            member = await s.scalar(
+                select(Membership.institution_id).where(Membership.person_id == person.id)
+            )
+            assert member == 2  # Al-Noor Mosque
+            said_back = list(
+                await s.scalars(
+                    select(OutboxMessage.template)
+                    .where(OutboxMessage.person_id == person.id)
+                    .order_by(OutboxMessage.id)
+                )
+            )
+    assert said_back == ["intro", "checkin_ok", "walkin_name", "walkin_group", "walkin_done"]
