@@ -72,6 +72,15 @@ RESIDENT_FACING = frozenset(
         "listening_theme_invite",
         # The console's sign-in code (bot/web/auth.py): leaders get it by SMS too.
         "signin_code",
+        # Assembly day and after (scheduler/leader_links.py, bot/handlers/walkin.py,
+        # scheduler/promises.py). The full report-back carries the promises' words: not here.
+        "leader_check",
+        "walkin_name",
+        "walkin_group",
+        "walkin_group_again",
+        "walkin_done",
+        "walkin_done_none",
+        "report_back_none",
     }
 )
 

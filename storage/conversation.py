@@ -9,6 +9,8 @@ a text means (bot/handlers/router.py).
   open or closed recently enough for a reply to be "late"), with its campaign and how many
   questions the campaign asks, so whether the step is the **consent question** (asked after
   the last question) is known without another read;
+* the **walk-in question** waiting for their answer ("what is your name?", "which group are
+  you with?": bot/handlers/walkin.py), if it was asked within storage.walkins.PENDING_WINDOW;
 * the **last question we asked them** about an action (the latest message of one of the
   ``asking`` templates that left, or may have left, for their phone), with its action: a
   "did you make it?" among them is answered by a YES / NO (the router decides, with the
@@ -39,8 +41,10 @@ from storage.models import (
     ListeningContact,
     ListeningQuestion,
     OutboxMessage,
+    PendingQuestion,
     Person,
 )
+from storage.walkins import PENDING_WINDOW
 
 # Outbox statuses of a message that left (or may have left) for the person's phone: what
 # they may be answering.
@@ -79,6 +83,7 @@ class OpenState:
     invitations: list[tuple[Invitation, Action]]  # open ones, soonest first
     listening: ListeningStep | None = None
     last_question: LastQuestion | None = None
+    pending: PendingQuestion | None = None  # a walk-in's question waiting for the answer
 
     @property
     def latest_invited_at(self) -> datetime | None:
@@ -151,6 +156,7 @@ def _statement() -> Select[Any]:
             _asked_action,
             Invitation,
             Action,
+            PendingQuestion,
         )
         .select_from(Person)
         .outerjoin(_contact, _contact.id == waiting_step)
@@ -162,6 +168,11 @@ def _statement() -> Select[Any]:
             (Invitation.person_id == Person.id) & Invitation.action_id.in_(open_actions),
         )
         .outerjoin(Action, Action.id == Invitation.action_id)
+        .outerjoin(
+            PendingQuestion,
+            (PendingQuestion.person_id == Person.id)
+            & (PendingQuestion.asked_at >= bindparam("pending_since")),
+        )
         .where(Person.id == bindparam("person_id"))
         .order_by(Action.starts_at, Action.id)
     )
@@ -183,6 +194,7 @@ async def open_state(
                 "person_id": person_id,
                 "now": now,
                 "late_since": now - LATE_REPLY_WINDOW,
+                "pending_since": now - PENDING_WINDOW,
                 "asking": list(asking),
             },
         )
@@ -198,4 +210,4 @@ async def open_state(
         # coalesce() keeps the column type: an aware UTC datetime on both backends.
         last = LastQuestion(template, asked_action, asked_at)
     invitations = [(row[6], row[7]) for row in rows if row[6] is not None and row[7] is not None]
-    return OpenState(invitations, listening, last)
+    return OpenState(invitations, listening, last, rows[0][8])

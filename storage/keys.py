@@ -19,7 +19,10 @@ The families:
 * ``nudge:<day>:<institution>:<person>``: a leader's daily nudge;
 * ``listen:<campaign>:<person>:q0`` / ``...:nudge``: a campaign's first question, its one nudge;
 * ``listen-report:<campaign>:<person>:<round>``: a campaign's report-back;
-* ``signin:<code>``: a console sign-in code.
+* ``signin:<code>``: a console sign-in code;
+* ``check:<day>:<action>:<person>``: a leader's "are you coming?" nudge from their link page,
+  at most one a day per person and action, whichever leader asks;
+* ``report-back:<action>:<person>``: after an action, how many came and what was promised.
 """
 
 from __future__ import annotations
@@ -122,3 +125,14 @@ def listening_report(campaign_id: int, person_id: int, round_: int) -> str:
 def sign_in_code(code_id: int) -> str:
     """A console sign-in code, sent to the person's own channel."""
     return f"signin:{code_id}"
+
+
+def chase_nudge(day: date, action_id: int, person_id: int) -> str:
+    """A leader's "are you coming?" from their link page: one a day per person and action
+    (``day``: the person's local day), whichever leader presses the button."""
+    return f"check:{day.isoformat()}:{action_id}:{person_id}"
+
+
+def report_back(action_id: int, person_id: int) -> str:
+    """After an action, to each person who came: how many came and what was promised. Once."""
+    return f"report-back:{action_id}:{person_id}"

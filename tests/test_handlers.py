@@ -82,7 +82,7 @@ async def test_here_checks_in_during_the_action_once(
     assert templates(await text(pipeline, 1, "HERE")) == ["checkin_ok"]
     assert templates(await text(pipeline, 1, "arrived")) == ["checkin_already"]
     # A walk-in (a number we did not know) is checked in too, after the introduction.
-    assert templates(await text(pipeline, 2, "here")) == ["intro", "checkin_ok"]
+    assert templates(await text(pipeline, 2, "here")) == ["intro", "checkin_ok", "walkin_name"]
     async with db.session() as s:
         assert await s.scalar(select(func.count()).select_from(Attendance)) == 2
 

@@ -14,7 +14,7 @@ PROJECT = ("bot", "scheduler", "storage", "config")
 # A key written inline: ``dedupe_key=f"..."`` / ``key = f"..."``, or a key-like f-string literal.
 INLINE_KEY = re.compile(
     r"""(?:dedupe_key|\bkey)\s*=\s*f["']|f["'](?:reply|tg|invite|reminder|moved|cancelled|"""
-    r"""digest|nudge|listen|listen-report|signin):\{"""
+    r"""digest|nudge|listen|listen-report|signin|check|report-back):\{"""
 )
 
 
@@ -39,6 +39,8 @@ def test_every_kind_of_message_keeps_its_key_format() -> None:
     assert keys.listening_first(4, 12).startswith(keys.listening_prefix(4))
     assert keys.listening_report(4, 12, 1) == "listen-report:4:12:1"
     assert keys.sign_in_code(8) == "signin:8"
+    assert keys.chase_nudge(day, 3, 12) == "check:2026-03-12:3:12"
+    assert keys.report_back(3, 12) == "report-back:3:12"
 
 
 def test_no_module_but_storage_keys_spells_a_dedupe_key_out() -> None:

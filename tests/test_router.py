@@ -23,6 +23,7 @@ from bot.handlers import (
     listening,
     organiser,
     rsvp,
+    walkin,
 )
 from bot.handlers.base import Group
 from bot.handlers.grammar import Button, Intent, Rsvp, Start, parse
@@ -43,6 +44,7 @@ from storage.models import (
     ListeningCampaign,
     ListeningContact,
     OutboxMessage,
+    PendingQuestion,
 )
 from tests import factories as f
 
@@ -65,6 +67,7 @@ class Open:
     campaign_closed: bool = False
     asked: str = ""  # "" | a template: did_you_make_it, still_coming
     asked_ago: timedelta = timedelta(hours=1)
+    walkin: str = ""  # "" | a walk-in's question waiting: name, group
 
     def state(self) -> OpenState:
         invitations = []
@@ -86,7 +89,10 @@ class Open:
         last = None
         if self.asked:
             last = LastQuestion(self.asked, _action(), NOW - self.asked_ago)
-        return OpenState(invitations, step, last)
+        pending = None
+        if self.walkin:
+            pending = PendingQuestion(person_id=1, action_id=1, step=self.walkin, asked_at=ASKED)
+        return OpenState(invitations, step, last, pending)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,11 @@ TABLE: list[tuple[str, Row, Any]] = [
     # Nothing open.
     ("yes, nothing open", Row("YES"), rsvp.answer),
     ("free text, nothing open", Row("The damp in our flat"), inbox.handle),
+    # A walk-in's question waits: their words answer it (commands keep their own handler).
+    ("a walk-in's name", Row("Maria Lopez", Open(walkin="name")), walkin.answer),
+    ("no group", Row("no", Open("older", "question", walkin="group")), walkin.answer),
+    ("help while asked", Row("HELP", Open(walkin="name")), info.help_),
+    ("a tap while asked", Row(TAP, Open("older", walkin="group")), rsvp.answer),
     # An invitation.
     ("yes to an invitation", Row("YES", Open("older")), rsvp.answer),
     ("maybe to an invitation", Row("maybe", Open("older")), rsvp.answer),

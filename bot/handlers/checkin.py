@@ -1,9 +1,11 @@
-"""HERE / ARRIVED during an action: checked in (invited or not: a walk-in still counts)."""
+"""HERE / ARRIVED during an action: checked in (invited or not: a walk-in still counts). A
+walk-in we do not know by name is then asked who they are (bot/handlers/walkin.py)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.handlers import walkin
 from bot.handlers.base import Context
 from bot.handlers.grammar import CheckIn
 from scheduler.actions import check_in
@@ -29,3 +31,4 @@ async def handle(ctx: Context, _intent: CheckIn) -> None:
         ctx.reply("checkin_already", title=action.title)
         return
     ctx.reply("checkin_ok", title=action.title, name=ctx.first_name)
+    await walkin.start(ctx, action)

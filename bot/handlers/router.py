@@ -21,16 +21,19 @@ whole precedence is here, in this order (the first rule that applies decides):
 5. **A tap on an RSVP button** answers the action on the button.
 6. **YES / NO / MAYBE and free text**, by what is open for the person:
 
-   a. A listening step waits for them (a question, or the consent question). A YES / NO /
+   a. A walk-in's question waits for them ("what is your name?", "which group are you
+      with?"): their words (free text, or a YES / NO / MAYBE that is not a tap) answer it ->
+      ``walkin.answer``.
+   b. A listening step waits for them (a question, or the consent question). A YES / NO /
       MAYBE is still an RSVP when they have an open invitation and the text names its action
       ("YES assembly"), or no consent question is pending, or an invitation came after the
       consent question was asked (a YES answers the latest question asked). Otherwise: the
       campaign has closed -> ``listening.closed``; at the consent step a YES / NO / MAYBE ->
       ``listening.consent``; anything else is the answer -> ``listening.answer``.
-   b. A YES or NO when "did you make it?" is the last thing we asked them, within
+   c. A YES or NO when "did you make it?" is the last thing we asked them, within
       scheduler.reminders.FOLLOWUP_WINDOW -> ``followup.answer`` (YES counts them as there).
-   c. Any other YES / NO / MAYBE -> ``rsvp.answer`` (their open invitation, or why not).
-   d. Free text -> ``inbox.handle`` (kept for an organiser, acknowledged).
+   d. Any other YES / NO / MAYBE -> ``rsvp.answer`` (their open invitation, or why not).
+   e. Free text -> ``inbox.handle`` (kept for an organiser, acknowledged).
 
 ``tests/test_router.py`` holds this as a table: each open-state combination and the handler
 chosen.
@@ -52,6 +55,7 @@ from bot.handlers import (
     listening,
     organiser,
     rsvp,
+    walkin,
 )
 from bot.handlers.base import Context, Group
 from bot.handlers.grammar import (
@@ -169,6 +173,8 @@ def choose(
     if tap or isinstance(intent, RsvpCard):
         return ROUTES[type(intent)]
     answer = intent if isinstance(intent, Rsvp) else None
+    if state.pending is not None and isinstance(intent, Rsvp | Other):
+        return walkin.answer
     step = state.listening
     if step is not None and not (answer is not None and _means_rsvp(answer, state)):
         if not is_open(step.campaign, now):

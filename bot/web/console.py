@@ -10,7 +10,7 @@ import jinja2
 from aiohttp import web
 
 from bot.app_keys import PIPELINE
-from bot.web import board, sessions, signin, today
+from bot.web import board, leader_link, promises, sessions, signin, today
 from bot.web.keys import HUB, NAV
 from bot.web.live import LiveHub
 from bot.web.security import guard, on_prepare
@@ -44,4 +44,6 @@ def install(app: web.Application) -> None:
     app.router.add_routes(sessions.routes)
     today.install(app)
     board.install(app)
+    leader_link.install(app)
+    promises.install(app)
     app.router.add_static("/static/", HERE / "static", name="console.static")

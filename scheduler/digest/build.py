@@ -2,7 +2,8 @@
 the rollup from storage.rollup (per institution: commitment, yes + guests, maybe, no, not
 replied, attended, gap), the change in confirmed people since the last daily snapshot, and the
 institutions that have not moved (no RSVP) for ``settings.idle_days``; plus the inbox replies
-and the failed messages of the last 24 hours. Printing it is render.py, drawing it chart.py,
+and the failed messages of the last 24 hours; and the promises falling due
+(storage/promises.py). Printing it is render.py, drawing it chart.py,
 sending it plan.py.
 """
 
@@ -27,6 +28,7 @@ from storage.models import (
     RollupSnapshot,
 )
 from storage.outbox import DROPPED, FAILED, SINCE
+from storage.promises import due, due_line
 from storage.rollup import Rollup, RollupRow, action_rollup, scoped_rollup
 
 RECENT = timedelta(hours=36)  # a finished action stays in the digest this long (attended)
@@ -73,6 +75,8 @@ class Digest:
     failed_messages: int = 0  # outbox rows failed or undelivered in the last 24 hours
     dropped_messages: int = 0  # dropped on purpose (too late) in the last 24 hours
     listening: list[str] = field(default_factory=list)  # counts and themes, never anyone's words
+    # Open promises due within a week or overdue, one line each (storage.promises.due_line).
+    promises_due: list[str] = field(default_factory=list)
 
 
 def local_day(now: datetime, timezone: str) -> date:
@@ -132,6 +136,9 @@ async def build_digest(
         summary = await listening_summary(session, now)
         if summary:
             digest.listening = summary.lines()
+        digest.promises_due = [
+            due_line(p, a, digest.day) for p, a in await due(session, digest.day)
+        ]
     return digest
 
 

@@ -95,6 +95,10 @@ def render_text(digest: Digest, *, max_rows: int = MAX_ROWS) -> str:
         out.append("")
         out.append("Listening")
         out.extend(digest.listening)
+    if digest.promises_due:
+        out.append("")
+        out.append("Promises falling due")
+        out.extend(digest.promises_due)
     return "\n".join(out)
 
 
@@ -134,7 +138,10 @@ def render_sms(digest: Digest, *, limit: int = 459) -> str:
         parts.append(text)
     if not parts:
         parts.append("No upcoming actions.")
-    parts.append(f"Inbox {digest.inbox_replies}. Failed {digest.failed_messages}.")
+    tail = f"Inbox {digest.inbox_replies}. Failed {digest.failed_messages}."
+    if digest.promises_due:
+        tail += f" Promises due {len(digest.promises_due)}."
+    parts.append(tail)
     text = "\n".join(parts)
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 

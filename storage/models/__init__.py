@@ -1,6 +1,14 @@
 """All tables. Each domain area has its own module; importing this package registers them all
 on ``Base.metadata`` (which Alembic compares against the migrations)."""
 
+from storage.models.assembly import (
+    ANSWERS,
+    PROMISE_STATUSES,
+    WALKIN_STEPS,
+    LeaderLink,
+    PendingQuestion,
+    Promise,
+)
 from storage.models.audit import AUDIT_VIA, AuditEntry
 from storage.models.base import Base, UTCDateTime
 from storage.models.console import ConsoleSession, SignInAttempt, SignInCode
@@ -53,6 +61,7 @@ from storage.models.workers import WorkerHeartbeat
 __all__ = [
     "ACTION_KINDS",
     "ALLIANCE_ROLES",
+    "ANSWERS",
     "AUDIT_VIA",
     "CONSENT_SOURCES",
     "CONSENT_STATES",
@@ -60,8 +69,10 @@ __all__ = [
     "INSTITUTION_STATUSES",
     "LINK_KINDS",
     "OUTBOX_STATUSES",
+    "PROMISE_STATUSES",
     "RESPONSES",
     "ROLES",
+    "WALKIN_STEPS",
     "Action",
     "ActionCounter",
     "ActionReminder",
@@ -79,6 +90,7 @@ __all__ = [
     "InboundMessage",
     "Institution",
     "Invitation",
+    "LeaderLink",
     "ListeningAnswer",
     "ListeningAnswerTheme",
     "ListeningCampaign",
@@ -90,7 +102,9 @@ __all__ = [
     "Membership",
     "OutboxAttachment",
     "OutboxMessage",
+    "PendingQuestion",
     "Person",
+    "Promise",
     "RollupSnapshot",
     "RsvpEvent",
     "SendRateBucket",
