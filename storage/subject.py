@@ -177,6 +177,8 @@ HOLDINGS: tuple[tuple[str, str, Finder], ...] = (
         "person_id, created_by_id",
         _person("capability_links", "person_id", "created_by_id"),
     ),
+    ("leader_links", "person_id", _person("leader_links", "person_id")),
+    ("pending_questions", "person_id", _person("pending_questions", "person_id")),
 )
 
 NO_PERSONAL_DATA: dict[str, str] = {
@@ -192,6 +194,7 @@ NO_PERSONAL_DATA: dict[str, str] = {
     "telegram_code_attempts": "link-code attempt times per key (erased with the person)",
     "send_rate_buckets": "send-rate timers per channel or chat (erased with the person)",
     "worker_heartbeats": "worker processes",
+    "promises": "asks put to power-holders in public, and their answers",
     "action_counters": "counts per action and institution, no one named",
     "board_states": "which institution a roll call has reached",
     "suppressions": "keyed hashes of erased numbers: nobody can be read back from them",
