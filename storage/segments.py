@@ -148,6 +148,16 @@ async def theme_choices(session: AsyncSession) -> list[Choice]:
     ]
 
 
+async def theme_by_key(session: AsyncSession, campaign_slug: str, key: str) -> int | None:
+    """The id of a campaign's theme, by the campaign's short name and the theme's key."""
+    return await session.scalar(
+        select(ListeningTheme.id)
+        .join(ListeningCampaign, ListeningCampaign.id == ListeningTheme.campaign_id)
+        .where(ListeningCampaign.slug == campaign_slug.strip())
+        .where(ListeningTheme.key == key.strip())
+    )
+
+
 async def check_exists(session: AsyncSession, segment: Segment) -> None:
     """Every id the segment names is on record (else a SegmentError saying which)."""
     segment.check()
