@@ -4,6 +4,7 @@ each write audited, each refused without its CSRF token, a leader kept to their 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from typing import Any
@@ -11,12 +12,15 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
+from bot.web.keys import HUB
 from config.clock import FakeClock
 from config.settings import Settings
 from storage.audit import entries
 from storage.db import Database
 from storage.models import Action, ActionReminder, Commitment, OutboxMessage
+from tests import factories as f
 from tests.console import Browser, alliance, numbers
+from tests.test_console_today import bar, card, next_state, text_in
 
 RUTH, ANN = "07700 900011", "07700 900001"
 
@@ -317,3 +321,21 @@ async def test_the_csv_export_is_formula_safe_filtered_and_audited(
     async with db.session() as s:
         log = await entries(s, action="attendees_exported")
     assert log[0].details == {"rows": 1, "reply": "yes", "phones": True}
+
+
+async def test_the_action_stream_moves_with_a_text_and_keeps_a_leader_to_their_rows(
+    web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
+) -> None:
+    await numbers(db, clock.now())
+    await Browser(web, console_settings).sign_in(db, ANN)
+    web.app[HUB].interval = 3600  # no polling: only the pipeline's poke can move it
+    async with web.get("/actions/assembly/live") as resp:
+        assert resp.status == 200
+        first = await asyncio.wait_for(next_state(resp), 5)
+        assert bar(card(first, "St Mary&#39;s Church"), "Confirmed") == 3
+        assert "Al-Noor" not in first and "<html" not in first
+        await text_in(web, console_settings, f.phone(1), "YES")  # Ann herself
+        second = await asyncio.wait_for(next_state(resp), 5)
+    assert bar(card(second, "St Mary&#39;s Church"), "Confirmed") == 4
+    async with web.get("/actions/nothing/live") as resp:
+        assert resp.status == 404
