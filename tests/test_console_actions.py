@@ -280,6 +280,11 @@ async def test_commitments_by_an_organiser_and_by_a_leader_for_their_own_only(
             "/actions/assembly/commitments", {"institution": str(people.noor.id), "number": bad}
         )
         assert page.status == 400, bad
+    for institution in ("", "x", "99999999999", "2147483647"):
+        page = await browser.post(
+            "/actions/assembly/commitments", {"institution": institution, "number": "1"}
+        )
+        assert page.status == 400, institution
     await browser.post("/sign-out")  # the same cookie jar: now Ann signs in
     ann = Browser(web, console_settings)
     await ann.sign_in(db, ANN)

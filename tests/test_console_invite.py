@@ -94,6 +94,8 @@ async def test_bad_choices_are_refused_with_the_reason_and_nothing_queued(
         ({"segment": "institutions"}, "Pick at least one institution"),
         ({"segment": "institutions", "institution": "x"}, "Pick institutions from the list"),
         ({"segment": "institutions", "institution": "999"}, "not on record"),
+        ({"segment": "institutions", "institution": "99999999999"}, "from the list"),
+        ({"segment": "replied", "other_action": "4294967296", "reply": "yes"}, "other action"),
         ({"segment": "replied", "reply": "yes"}, "Pick the other action"),
         ({"segment": "theme"}, "Pick a listening theme"),
         ({"segment": "theme", "theme": "12"}, "not on record"),

@@ -124,6 +124,8 @@ async def test_cancel_a_queued_message_and_its_intro(
     assert len(events) == 2
     assert [(e.subject_id, e.actor_person_id) for e in log] == [(grace.id, people.ruth.id)]
     assert (await browser.post("/sending/abc/cancel")).status == 404
+    page = await browser.post("/sending/123456789012345/cancel")  # beyond a 32-bit id
+    assert page.status == 400
     page = await browser.post(f"/sending/{grace.id}/cancel", csrf="")
     assert page.status == 403
 

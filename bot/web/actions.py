@@ -140,6 +140,18 @@ def parse_count(value: str, *, lo: int, hi: int) -> int | None:
     return number if lo <= number <= hi else None
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+
+
+def parse_id(value: str) -> int | None:
+    """A row id from a form or a path; None if it cannot be one."""
+    text = value.strip()
+    if not text.isdigit() or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
 def done_notice(request: web.Request) -> str:
     return DONE.get(request.query.get("done", ""), "")
 
@@ -766,7 +778,7 @@ async def commitment(request: web.Request, viewer: Viewer) -> web.StreamResponse
     form = await request.post()
     raw_institution = str(form.get("institution", ""))
     number = parse_count(str(form.get("number", "")), lo=0, hi=MAX_COMMITMENT)
-    institution_id = parse_count(raw_institution, lo=1, hi=2**62)
+    institution_id = parse_id(raw_institution)
     if number is None or institution_id is None:
         return error_page(
             request,

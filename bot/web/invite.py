@@ -16,7 +16,7 @@ from multidict import MultiDictProxy
 from sqlalchemy.exc import IntegrityError
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.actions import actor, find, not_found, parse_count, when
+from bot.web.actions import actor, find, not_found, parse_id, when
 from bot.web.keys import HUB
 from bot.web.pages import error_page, render, signed_in
 from bot.web.viewer import Viewer
@@ -54,14 +54,14 @@ def parse_segment(form: MultiDictProxy[Any]) -> tuple[Segment | None, dict[str, 
         return None, {"segment-everyone": "Pick who to invite"}
     institution_ids: list[int] = []
     for value in form.getall("institution", []):
-        number = parse_count(str(value), lo=1, hi=2**62)
+        number = parse_id(str(value))
         if number is None:
             errors["institution"] = "Pick institutions from the list"
         else:
             institution_ids.append(number)
-    other = parse_count(str(form.get("other_action", "")), lo=1, hi=2**62)
+    other = parse_id(str(form.get("other_action", "")))
     reply = str(form.get("reply", ""))
-    theme = parse_count(str(form.get("theme", "")), lo=1, hi=2**62)
+    theme = parse_id(str(form.get("theme", "")))
     if kind == "institutions" and not institution_ids and "institution" not in errors:
         errors["institution"] = "Pick at least one institution"
     if kind == "replied":

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.actions import actor, parse_count
+from bot.web.actions import actor, parse_id
 from bot.web.pages import add_nav, error_page, render, see_other, signed_in, url
 from bot.web.viewer import Viewer
 from scheduler.sending import cancel_message, status_words
@@ -86,7 +86,7 @@ async def sending_page(request: web.Request, viewer: Viewer) -> web.StreamRespon
 @routes.post(r"/sending/{id:\d{1,18}}/cancel", name="console.sending_cancel")
 @signed_in
 async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    message_id = parse_count(request.match_info["id"], lo=1, hi=2**62)
+    message_id = parse_id(request.match_info["id"])
     if message_id is None:
         return error_page(request, 400, "No such message", "Pick a message from the list.")
     async with request.app[DB].session() as session:
