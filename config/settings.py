@@ -67,6 +67,8 @@ class Settings:
     twilio_from: str = ""
     twilio_api_url: str = ""
     sms_rate_per_second: float = 10.0
+    # What one SMS segment costs, for the console's estimate before an invitation goes out.
+    sms_price: float = 0.04
     # Sending (scheduler/delivery/sender.py): Telegram's overall cap (its limit is about 30/s),
     # retries for transient provider errors (exponential backoff with full jitter from BASE up to
     # MAX seconds), how long a worker's claim on a row lasts, and how long after a lost claim the
@@ -207,6 +209,7 @@ class Settings:
             twilio_from=r.text("TWILIO_FROM", ""),
             twilio_api_url=r.url("TWILIO_API_URL", "", optional=True).rstrip("/"),
             sms_rate_per_second=r.number("SMS_RATE_PER_SECOND", cls.sms_rate_per_second),
+            sms_price=r.number("SMS_PRICE", cls.sms_price),
             telegram_rate_per_second=r.number(
                 "TELEGRAM_RATE_PER_SECOND", cls.telegram_rate_per_second
             ),
@@ -287,6 +290,8 @@ class Settings:
                 f"TURNOUT_TWILIO_FROM must be an E.164 number or a messaging service SID "
                 f"(MG...), got {settings.twilio_from!r}"
             )
+        if settings.sms_price < 0:
+            raise SettingsError("TURNOUT_SMS_PRICE must not be negative")
         if settings.sms_rate_per_second <= 0:
             raise SettingsError("TURNOUT_SMS_RATE_PER_SECOND must be greater than 0")
         if not 0 < settings.telegram_rate_per_second <= 30:

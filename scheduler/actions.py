@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
@@ -118,18 +118,7 @@ async def create_action(
             "hyphens, starting with a letter or digit (e.g. assembly-mar)"
         )
     title, place, bring = plain(title), plain(place), plain(bring)
-    if not title:
-        raise ActionError("the title is empty")
-    if len(title) > 80:
-        raise ActionError(f"the title is {len(title)} characters; keep it to 80 (it goes by SMS)")
-    if not place:
-        raise ActionError("the place is empty: say where people should go")
-    if len(place) > 120 or len(bring) > 120:
-        raise ActionError("keep the place and what to bring to 120 characters each (SMS)")
-    if kind not in ACTION_KINDS:
-        raise ActionError(f"unknown kind {kind!r}: expected one of {', '.join(ACTION_KINDS)}")
-    if target is not None and target <= 0:
-        raise ActionError(f"the target must be a positive number, got {target}")
+    _check_details(title, place, bring, kind, target)
     _check_times(starts_at, ends_at, now)
     if await session.scalar(select(Action.id).where(Action.slug == slug)) is not None:
         raise ActionError(f"an action called {slug!r} already exists")
@@ -150,6 +139,49 @@ async def create_action(
     session.add(action)
     await session.flush()
     return action
+
+
+def _check_details(title: str, place: str, bring: str, kind: str, target: int | None) -> None:
+    if not title:
+        raise ActionError("the title is empty")
+    if len(title) > 80:
+        raise ActionError(f"the title is {len(title)} characters; keep it to 80 (it goes by SMS)")
+    if not place:
+        raise ActionError("the place is empty: say where people should go")
+    if len(place) > 120 or len(bring) > 120:
+        raise ActionError("keep the place and what to bring to 120 characters each (SMS)")
+    if kind not in ACTION_KINDS:
+        raise ActionError(f"unknown kind {kind!r}: expected one of {', '.join(ACTION_KINDS)}")
+    if target is not None and target <= 0:
+        raise ActionError(f"the target must be a positive number, got {target}")
+
+
+async def edit_action(
+    session: AsyncSession,
+    action: Action,
+    *,
+    title: str,
+    kind: str,
+    bring: str,
+    target: int | None,
+    now: datetime,
+) -> list[str]:
+    """Change what people are not told about again: the title, kind, what to bring, the
+    target (the time and place change through :func:`reschedule`, which tells people). Messages
+    already queued keep the old wording; the next ones use the new. Returns the names of the
+    fields that changed (empty: nothing did, nothing written)."""
+    if action.status != "scheduled":
+        raise ActionError(f"cannot edit {action.slug!r}: it is {action.status}")
+    title, bring = plain(title), plain(bring)
+    _check_details(title, action.place, bring, kind, target)
+    new = {"title": title, "kind": kind, "bring": bring, "target": target}
+    changed = [name for name, value in new.items() if getattr(action, name) != value]
+    for name in changed:
+        setattr(action, name, new[name])
+    if changed:
+        action.updated_at = now
+        await session.flush()
+    return changed
 
 
 async def get_action(session: AsyncSession, slug: str) -> Action:
@@ -181,15 +213,19 @@ async def invite(
     action: Action,
     *,
     institution_id: int | None = None,
+    among: Select[int] | None = None,
     settings: Settings,
     now: datetime,
 ) -> InviteReport:
-    """Invite everyone (or one institution's members) to ``action``: an Invitation row each
-    and the ``invite`` SMS (key ``invite:{action}:{person}``, bulk, after the person's quiet
-    hours, expiring at the start). Running it again invites only the people added since."""
+    """Invite everyone (or one institution's members, or those ``among`` a query of person ids:
+    a segment, storage/segments.py) to ``action``: an Invitation row each and the
+    ``invite`` SMS (key ``invite:{action}:{person}``, bulk, after the person's quiet hours,
+    expiring at the start). Running it again invites only the people added since."""
     _require_open(action, now, "invite people to")
     report = InviteReport()
     query = select(Person).order_by(Person.id)
+    if among is not None:
+        query = query.where(Person.id.in_(among))
     if institution_id is not None:
         query = query.join(Membership, Membership.person_id == Person.id).where(
             Membership.institution_id == institution_id
@@ -376,6 +412,12 @@ async def _new_revision(
     )
     unsent = sorted({pid for pid, template in superseded if template == "invite" and pid})
     return ChangeReport(revision=action.revision, superseded=len(superseded)), unsent
+
+
+async def change_audience(session: AsyncSession, action: Action) -> list[Person]:
+    """Who a reschedule or a cancellation notice goes to (the yes and maybe people who have
+    not opted out): what :func:`reschedule` and :func:`cancel` tell, for a preview."""
+    return await _yes_and_maybe(session, action)
 
 
 async def _yes_and_maybe(session: AsyncSession, action: Action) -> list[Person]:

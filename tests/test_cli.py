@@ -139,3 +139,28 @@ def test_a_bad_setting_names_the_variable() -> None:
     result = CliRunner().invoke(cli, ["actions", "list"], env={"TURNOUT_QUIET_START": "25:00"})
     assert result.exit_code != 0
     assert "TURNOUT_QUIET_START" in result.output
+
+
+def test_invite_a_segment_with_a_preview_first(turnout: Run) -> None:
+    turnout("people", "import", str(DATA / "people_good.csv"))
+    turnout(
+        "actions",
+        "create",
+        "assembly",
+        "--title",
+        "Accountability Assembly",
+        "--start",
+        "2030-03-14 18:30",
+        "--place",
+        "De Montfort Hall",
+    )
+    args = ("invite", "assembly", "--segment", "institutions", "--institution", "St Mary's")
+    seen = turnout(*args, "--preview").output
+    assert seen.startswith("preview, nothing queued: 2 in the segment; 2 invitations (sms 2)")
+    assert " invite " not in turnout("outbox").output
+    assert turnout(*args).output.startswith("invited 2")
+    assert "0 invitations queued" in turnout(*args).output  # a second run queues nothing
+    later = turnout("invite", "assembly", "--segment", "not_asked", "--preview").output
+    assert "2 invitations" not in later and "in the segment" in later
+    bad = turnout("invite", "assembly", "--segment", "replied", "--replied", "nope:yes", ok=False)
+    assert "no action called" in bad.output

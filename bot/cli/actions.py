@@ -20,11 +20,14 @@ from scheduler import actions as store
 from scheduler.digest.build import build_digest
 from scheduler.digest.plan import plan_digests
 from scheduler.digest.render import render_text
+from scheduler.invitations import preview as preview_invite
+from scheduler.invitations import queue
 from scheduler.planner import plan
 from storage.db import Database
 from storage.institutions import find_institution
 from storage.models import ACTION_KINDS, Action
 from storage.rollup import TOTALS_NOTE, Rollup, RollupRow, action_rollup
+from storage.segments import SEGMENT_KINDS, Segment, SegmentError, check_exists, theme_by_key
 
 T = TypeVar("T")
 
@@ -257,29 +260,90 @@ async def cancel(rt: Runtime, slug: str) -> None:
 @cli.command()
 @click.argument("slug")
 @click.option("--institution", help="Only this institution's members (default: everyone).")
+@click.option(
+    "--segment",
+    type=click.Choice(SEGMENT_KINDS),
+    help="Who: everyone, institutions (--institution), replied (--replied), theme (--theme), "
+    "not_asked (not yet invited to this action).",
+)
+@click.option("--replied", help="With --segment replied: ACTION:REPLY, e.g. march:yes.")
+@click.option("--theme", help="With --segment theme: CAMPAIGN:THEME, e.g. south-listens:housing.")
+@click.option("--preview", is_flag=True, help="Say what would be queued; queue nothing.")
 @pass_runtime
 @run
-async def invite(rt: Runtime, slug: str, institution: str | None) -> None:
+async def invite(
+    rt: Runtime,
+    slug: str,
+    institution: str | None,
+    segment: str | None,
+    replied: str | None,
+    theme: str | None,
+    preview: bool,
+) -> None:
     """Invite people to an action by SMS (in each person's waking hours)."""
     settings = rt.settings
+    now = rt.clock.now()
 
-    async def body(session: AsyncSession) -> store.InviteReport:
-        action = await store.get_action(session, slug)
-        institution_id = None
+    async def pick(session: AsyncSession, action: Action) -> Segment:
+        kind = segment or ("institutions" if institution else "everyone")
+        institution_ids: tuple[int, ...] = ()
         if institution:
             match = await find_institution(session, institution)
             if match.found is None:
                 raise store.ActionError(match.problem())
-            institution_id = match.found.id
-        return await store.invite(
-            session,
-            action,
-            institution_id=institution_id,
-            settings=settings,
-            now=rt.clock.now(),
+            institution_ids = (match.found.id,)
+        other, reply, theme_id = None, None, None
+        if kind == "replied":
+            other_slug, _, reply = (replied or "").partition(":")
+            other = (await store.get_action(session, other_slug)).id
+        if kind == "theme":
+            campaign, _, key = (theme or "").partition(":")
+            theme_id = await theme_by_key(session, campaign, key)
+            if theme_id is None:
+                raise store.ActionError(f"no listening theme {theme!r} (CAMPAIGN:THEME)")
+        chosen = Segment(kind, institution_ids, other, reply, theme_id)
+        try:
+            await check_exists(session, chosen)
+        except SegmentError as exc:
+            raise store.ActionError(str(exc)) from None
+        return chosen
+
+    async def body(session: AsyncSession) -> store.InviteReport:
+        action = await store.get_action(session, slug)
+        if segment is None:  # as before: everyone, or one institution
+            institution_id = (await pick(session, action)).institution_ids or (None,)
+            return await store.invite(
+                session, action, institution_id=institution_id[0], settings=settings, now=now
+            )
+        return await queue(
+            session, action, await pick(session, action), scope=None, settings=settings, now=now
         )
 
     async def main(db: Database) -> None:
+        if preview:
+
+            async def rehearsed(session: AsyncSession) -> tuple[int, Segment]:
+                action = await store.get_action(session, slug)
+                return action.id, await pick(session, action)
+
+            action_id, chosen = await in_session(db, rehearsed)
+            try:
+                p = await preview_invite(
+                    db, action_id, chosen, scope=None, settings=settings, now=now
+                )
+            except store.ActionError as exc:
+                raise click.ClickException(str(exc)) from None
+            channels = ", ".join(f"{c} {n}" for c, n in sorted(p.by_channel.items())) or "none"
+            click.echo(
+                f"preview, nothing queued: {p.people} in the segment; {p.invitations} "
+                f"invitations ({channels}); {p.sms_segments} SMS segments "
+                f"({p.ucs2_messages} UCS-2), about {p.cost:.2f} at {settings.sms_price} a "
+                f"segment; {p.go_now} now, {p.held} held by quiet hours; skipped: "
+                f"{p.report.already_invited} already invited, {p.report.skipped_opted_out} "
+                f"opted out, {p.report.skipped_unreachable} unreachable, {p.report.dropped} "
+                "too late"
+            )
+            return
         r = await in_session(db, body)
         click.echo(
             f"invited {r.invited} (already invited {r.already_invited}); {r.queued} invitations "

@@ -10,7 +10,7 @@ import jinja2
 from aiohttp import web
 
 from bot.app_keys import PIPELINE
-from bot.web import board, leader_link, promises, sessions, signin, today
+from bot.web import actions, board, invite, leader_link, promises, sending, sessions, signin, today
 from bot.web.keys import HUB, NAV
 from bot.web.live import LiveHub
 from bot.web.security import guard, on_prepare
@@ -46,4 +46,7 @@ def install(app: web.Application) -> None:
     board.install(app)
     leader_link.install(app)
     promises.install(app)
+    actions.install(app)
+    invite.install(app)
+    sending.install(app)
     app.router.add_static("/static/", HERE / "static", name="console.static")
