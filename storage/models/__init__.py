@@ -27,6 +27,7 @@ from storage.models.core import (
     RsvpEvent,
 )
 from storage.models.delivery import SendRateBucket
+from storage.models.inbox import ConsoleUpload, InboxAssignment
 from storage.models.listening import (
     ListeningAnswer,
     ListeningAnswerTheme,
@@ -66,9 +67,11 @@ __all__ = [
     "Commitment",
     "CommitmentEvent",
     "ConsoleSession",
+    "ConsoleUpload",
     "DeliveryEvent",
     "Headcount",
     "InboundMessage",
+    "InboxAssignment",
     "Institution",
     "Invitation",
     "ListeningAnswer",
