@@ -19,11 +19,13 @@ The families:
 * ``nudge:<day>:<institution>:<person>``: a leader's daily nudge;
 * ``listen:<campaign>:<person>:q0`` / ``...:nudge``: a campaign's first question, its one nudge;
 * ``listen-report:<campaign>:<person>:<round>``: a campaign's report-back;
-* ``signin:<code>``: a console sign-in code.
+* ``signin:<code>``: a console sign-in code;
+* ``inbox-reply:<inbound>:<digest>``: a reply written in the console's inbox.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 
@@ -122,3 +124,10 @@ def listening_report(campaign_id: int, person_id: int, round_: int) -> str:
 def sign_in_code(code_id: int) -> str:
     """A console sign-in code, sent to the person's own channel."""
     return f"signin:{code_id}"
+
+
+def inbox_reply(inbound_id: int, body: str) -> str:
+    """A reply written in the console's inbox to the stored text ``inbound_id``: the same
+    words to the same text once (a form sent twice), different words a new message."""
+    digest = hashlib.sha256(" ".join(body.split()).encode()).hexdigest()[:16]
+    return f"inbox-reply:{inbound_id}:{digest}"
