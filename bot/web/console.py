@@ -10,7 +10,7 @@ import jinja2
 from aiohttp import web
 
 from bot.app_keys import PIPELINE
-from bot.web import importing, inbox, people, sessions, signin, today
+from bot.web import importing, inbox, listening, people, sessions, signin, today
 from bot.web.keys import HUB, NAV
 from bot.web.live import LiveHub
 from bot.web.security import guard, on_prepare
@@ -46,4 +46,5 @@ def install(app: web.Application) -> None:
     people.install(app)
     importing.install(app)
     inbox.install(app)
+    listening.install(app)
     app.router.add_static("/static/", HERE / "static", name="console.static")

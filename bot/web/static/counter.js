@@ -1,5 +1,6 @@
 /* A live character and SMS segment counter for a <textarea data-counter="ID">, where ID is the
-   element that shows the count. Progressive enhancement: the server counts again on submit
+   element that shows the count. data-before and data-after hold the words the text is sent
+   inside (a listening question's template), so the count is the whole SMS. Progressive enhancement: the server counts again on submit
    (config/segments.py, the same rules), and without this file the form works the same.
    GSM-7: 160 characters in one text, 153 per part; ^{}\[~]|€ count twice. Any other character
    (a curly quote, an emoji) makes it UCS-2: 70 in one text, 67 per part. */
@@ -42,7 +43,8 @@
     var out = document.getElementById(field.getAttribute("data-counter"));
     if (!out) { return; }
     function update() {
-      var text = field.value;
+      var text = (field.getAttribute("data-before") || "") + field.value +
+        (field.getAttribute("data-after") || "");
       var s = segments(text);
       var length = Array.from ? Array.from(text).length : text.length;
       out.textContent = length + (length === 1 ? " character, " : " characters, ") +
