@@ -245,8 +245,29 @@ async def _own_rows(session: AsyncSession, report: Erasure, s: Subject, now: dat
     await _set(
         session, report, "listening_follow_ups", follow_ups.c.by_id == s.person_id, by_name=""
     )
-    for table in ("console_sessions", "sign_in_codes", "sign_in_attempts"):
+    for table in ("console_sessions", "sign_in_codes", "sign_in_attempts", "pending_questions"):
         await _delete(session, report, table, _t(table).c.person_id == s.person_id)
+    # Links made for them, a spreadsheet still waiting with their number, texts given to them:
+    for table in ("leader_links", "console_uploads"):
+        await _delete(session, report, table, _finder(table)(s))
+    links = _t("capability_links")
+    await _delete(session, report, "capability_links", links.c.person_id == s.person_id)
+    await _set(
+        session,
+        report,
+        "capability_links",
+        links.c.created_by_id == s.person_id,
+        created_by_id=None,
+    )
+    assigned = _t("inbox_assignments")
+    await _delete(session, report, "inbox_assignments", assigned.c.assigned_to_id == s.person_id)
+    await _set(
+        session,
+        report,
+        "inbox_assignments",
+        assigned.c.assigned_by_id == s.person_id,
+        assigned_by_id=None,
+    )
 
 
 async def _telegram_rows(session: AsyncSession, report: Erasure, s: Subject) -> None:

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TextIO
 
 import phonenumbers
-from sqlalchemy import insert, inspect, select, update
+from sqlalchemy import func, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.phones import BadPhone, normalise_phone
@@ -215,15 +215,36 @@ def read_people(source: TextIO | Path, *, settings: Settings) -> PeopleFile:
 
 def _text_of(source: TextIO | Path) -> str:
     if isinstance(source, Path):
-        data = source.read_bytes()
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise ImportRejected(
-                [RowError(line, "the file is not UTF-8 text (in Excel: Save As 'CSV UTF-8')")]
-            ) from None
+        return decode(source.read_bytes())
     return source.read().removeprefix("\ufeff")
+
+
+def decode(data: bytes) -> str:
+    """A file's bytes as text (UTF-8, with or without a BOM); raises ImportRejected naming the
+    line of the first byte that is not UTF-8 (an upload in the console, a file on disk)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportRejected(
+            [RowError(line, "the file is not UTF-8 text (in Excel: Save As 'CSV UTF-8')")]
+        ) from None
+
+
+async def known_phones(session: AsyncSession, people: PeopleFile) -> int:
+    """How many of the file's people are already on record (by phone number): a preview's
+    "new" and "already here" before anything is written."""
+    phones = [p.phone for p in people.people]
+    known = 0
+    for start in range(0, len(phones), CHUNK):
+        chunk = phones[start : start + CHUNK]
+        known += int(
+            await session.scalar(
+                select(func.count()).select_from(Person).where(Person.phone.in_(chunk))
+            )
+            or 0
+        )
+    return known
 
 
 def _column(header: str) -> str:

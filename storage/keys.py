@@ -23,10 +23,12 @@ The families:
 * ``check:<day>:<action>:<person>``: a leader's "are you coming?" nudge from their link page,
   at most one a day per person and action, whichever leader asks;
 * ``report-back:<action>:<person>``: after an action, how many came and what was promised.
+* ``inbox-reply:<inbound>:<digest>``: a reply written in the console's inbox.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 
@@ -136,3 +138,10 @@ def chase_nudge(day: date, action_id: int, person_id: int) -> str:
 def report_back(action_id: int, person_id: int) -> str:
     """After an action, to each person who came: how many came and what was promised. Once."""
     return f"report-back:{action_id}:{person_id}"
+
+
+def inbox_reply(inbound_id: int, body: str) -> str:
+    """A reply written in the console's inbox to the stored text ``inbound_id``: the same
+    words to the same text once (a form sent twice), different words a new message."""
+    digest = hashlib.sha256(" ".join(body.split()).encode()).hexdigest()[:16]
+    return f"inbox-reply:{inbound_id}:{digest}"

@@ -104,6 +104,18 @@ def _telegram_updates(s: Subject) -> ColumnElement[bool]:
     return or_(false(), *(raw.like(f"%{n}%") for n in needles))
 
 
+def _uploads(s: Subject) -> ColumnElement[bool]:
+    """Spreadsheets waiting for an organiser's confirmation (an hour at most) that carry their
+    number as written in E.164 or as a national number without spaces."""
+    content = _t("console_uploads").c.content
+    if not s.phone:
+        return false()
+    forms = {s.phone, s.phone.lstrip("+")}
+    if s.phone.startswith("+44"):
+        forms.add("0" + s.phone[3:])
+    return or_(*(content.contains(f, autoescape=True) for f in sorted(forms)))
+
+
 def _audit(s: Subject) -> ColumnElement[bool]:
     t = _t("audit_log")
     return or_(
@@ -177,6 +189,12 @@ HOLDINGS: tuple[tuple[str, str, Finder], ...] = (
         "person_id, created_by_id",
         _person("capability_links", "person_id", "created_by_id"),
     ),
+    (
+        "inbox_assignments",
+        "assigned_to_id, assigned_by_id",
+        _person("inbox_assignments", "assigned_to_id", "assigned_by_id"),
+    ),
+    ("console_uploads", "a waiting spreadsheet carrying their number", _uploads),
     ("leader_links", "person_id", _person("leader_links", "person_id")),
     ("pending_questions", "person_id", _person("pending_questions", "person_id")),
 )

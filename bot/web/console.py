@@ -10,7 +10,21 @@ import jinja2
 from aiohttp import web
 
 from bot.app_keys import PIPELINE
-from bot.web import actions, board, invite, leader_link, promises, sending, sessions, signin, today
+from bot.web import (
+    actions,
+    board,
+    importing,
+    inbox,
+    invite,
+    leader_link,
+    listening,
+    people,
+    promises,
+    sending,
+    sessions,
+    signin,
+    today,
+)
 from bot.web.keys import HUB, NAV
 from bot.web.live import LiveHub
 from bot.web.security import guard, on_prepare
@@ -49,4 +63,8 @@ def install(app: web.Application) -> None:
     actions.install(app)
     invite.install(app)
     sending.install(app)
+    people.install(app)
+    importing.install(app)
+    inbox.install(app)
+    listening.install(app)
     app.router.add_static("/static/", HERE / "static", name="console.static")

@@ -36,6 +36,7 @@ from storage.models.core import (
 )
 from storage.models.counters import LINK_KINDS, ActionCounter, BoardState, CapabilityLink
 from storage.models.delivery import SendRateBucket
+from storage.models.inbox import ConsoleUpload, InboxAssignment
 from storage.models.listening import (
     ListeningAnswer,
     ListeningAnswerTheme,
@@ -85,9 +86,11 @@ __all__ = [
     "CommitmentEvent",
     "ConsentEvent",
     "ConsoleSession",
+    "ConsoleUpload",
     "DeliveryEvent",
     "Headcount",
     "InboundMessage",
+    "InboxAssignment",
     "Institution",
     "Invitation",
     "LeaderLink",

@@ -1,0 +1,67 @@
+"""Reading what a console page was asked for (query strings and forms): a value that cannot be
+used is a :class:`BadInput`, which a page turns into a clear 400, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from bot.web.pages import error_page
+
+MAX_ID = 2**62  # ids fit in a 64-bit column
+MAX_TEXT = 500
+
+
+class BadInput(ValueError):
+    pass
+
+
+def text(params: Mapping[str, Any], name: str, *, limit: int = MAX_TEXT) -> str:
+    value = params.get(name, "")
+    if not isinstance(value, str):
+        raise BadInput(f"{name} must be text")
+    if len(value) > limit:
+        raise BadInput(f"{name} is too long (at most {limit} characters)")
+    return value.strip()
+
+
+def number(params: Mapping[str, Any], name: str) -> int | None:
+    """An id or a page number: ASCII digits, or nothing."""
+    value = text(params, name, limit=20)
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
+        raise BadInput(f"{name} must be a whole number")
+    return int(value)
+
+
+def choice(params: Mapping[str, Any], name: str, allowed: Collection[str]) -> str | None:
+    value = text(params, name, limit=64)
+    if not value:
+        return None
+    if value not in allowed:
+        raise BadInput(f"{name} must be one of: {', '.join(sorted(allowed))}")
+    return value
+
+
+def numbers(values: list[Any], name: str) -> set[int]:
+    """Every checked box of a multiple choice (ids)."""
+    out: set[int] = set()
+    for value in values:
+        out.add(number({name: value}, name) or 0)
+    out.discard(0)
+    return out
+
+
+def bad_request(request: web.Request, problem: BadInput) -> web.Response:
+    return error_page(
+        request, 400, "This page could not be shown", f"Nothing was changed: {problem}."
+    )
+
+
+def not_found(request: web.Request) -> web.Response:
+    return error_page(
+        request, 404, "Not found", "It may have been removed, or it is not yours to see."
+    )
