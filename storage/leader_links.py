@@ -25,6 +25,7 @@ from storage.models import Action, Institution, Invitation, LeaderLink, Membersh
 AFTER_THE_ACTION = timedelta(days=2)
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 LINK_PATH = "/leader/"
+NO_NAME = "(no name)"  # how the chase list shows someone we have no name for
 
 
 def new_token() -> str:
@@ -143,7 +144,7 @@ async def chase_list(
     return [
         ChaseEntry(
             r.id,
-            r.name.strip() or "(no name)",
+            r.name.strip() or NO_NAME,
             r.response or "none",
             r.guests,
             r.consent == "opted_out",

@@ -279,8 +279,14 @@ async def test_an_organiser_records_marks_exports_and_reports_back_on_the_consol
     assert [r.person_id for r in rows] == [people.grace.id]
     await browser.post("/sign-out")
     await browser.sign_in(db, "07700 900001")  # Ann, a leader
-    assert (await browser.get("/actions/assembly/promises")).status == 403
-    assert (await browser.get("/promises")).status == 403
+    # A leader reads what was promised, and changes nothing.
+    page = await browser.get("/actions/assembly/promises")
+    assert page.status == 200 and "Cllr Jones" in page.text
+    assert "Record an ask" not in page.text and "Report back" not in page.text
+    assert (await browser.get("/promises")).status == 200
+    page = await browser.post(f"/actions/assembly/promises/{jones.id}", {"status": "broken"})
+    assert page.status == 403
+    assert (await browser.post("/actions/assembly/report-back")).status == 403
 
 
 # -- the CLI ----------------------------------------------------------------------------------

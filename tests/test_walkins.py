@@ -99,6 +99,7 @@ async def test_none_is_an_answer_and_yes_no_are_words_while_asked(
     await assembly_under_way(db, clock)
     sender = f.phone(51)
     await say(pipeline, "sms", sender, "here")
+    assert templates(await say(pipeline, "sms", sender, "YES")) == ["walkin_name"]  # not a name
     assert templates(await say(pipeline, "sms", sender, "Tom")) == ["walkin_group"]
     assert templates(await say(pipeline, "sms", sender, "No")) == ["walkin_done_none"]
     async with db.session() as s:

@@ -59,8 +59,8 @@ async def link(rt: Runtime, action: str, phone: str, institution: str) -> None:
             actor=Actor.operator(),
             now=now,
         )
-        click.echo(f"link {made.link.id} for {leader.name} ({made.institution}),")
-        click.echo(f"works until {made.link.expires_at:%Y-%m-%d %H:%M} UTC:")
+        until = f"{made.link.expires_at:%Y-%m-%d %H:%M} UTC"
+        click.echo(f"link {made.link.id} for {leader.name} ({made.institution}), until {until}:")
         click.echo(made.url)
 
     await rt.transaction(body)

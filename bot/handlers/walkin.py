@@ -13,7 +13,7 @@ its answer (bot/handlers/router.py, rule 6).
 from __future__ import annotations
 
 from bot.handlers.base import Context
-from bot.handlers.grammar import Intent
+from bot.handlers.grammar import Intent, Rsvp
 from config.phones import redact_phones
 from storage import walkins
 from storage.audit import Actor, record
@@ -42,13 +42,15 @@ def _said(ctx: Context) -> str:
     return " ".join(body.split())
 
 
-async def answer(ctx: Context, _intent: Intent) -> None:
+async def answer(ctx: Context, intent: Intent) -> None:
     pending = ctx.open.pending
     assert pending is not None, "the router sends only a pending question's answer here"
     me, said = ctx.me, _said(ctx)
     if pending.step == "name":
         name = said.strip(" .!,")
-        if not name or len(name) > MAX_NAME or redact_phones(name) != name:
+        # A YES / NO / MAYBE is not a name (it may be meant for something else).
+        unusable = isinstance(intent, Rsvp) or len(name) > MAX_NAME
+        if not name or unusable or redact_phones(name) != name:
             await _unusable(ctx, "walkin_name")
             return
         me.name = name

@@ -28,7 +28,7 @@ from config.messages import format_when
 from scheduler import leader_links as use
 from scheduler.actions import ActionError, get_action
 from storage.audit import Actor
-from storage.leader_links import OpenLink, chase_list, links_for, open_link
+from storage.leader_links import NO_NAME, OpenLink, chase_list, links_for, open_link
 from storage.models import Action, Institution, Membership, Person
 from storage.roles import LEADING_ROLES
 from storage.rollup import action_rollup
@@ -38,7 +38,7 @@ routes = web.RouteTableDef()
 TOKEN_ROUTE = r"/leader/{token:[A-Za-z0-9_-]{1,100}}"  # noqa: S105 (a route, not a secret)
 NUDGED = {
     "queued": "Sent: we have asked {name} if they are coming.",
-    "held": "{name} will get the text when their quiet hours end (9am).",
+    "held": "{name} will get the text when their quiet hours end ({opens}).",
     "already": "{name} has already had a nudge today. Try again tomorrow.",
     "opted_out": "{name} has asked for no more texts, so nothing was sent.",
     "unreachable": "We have no way to text {name}, so nothing was sent.",
@@ -90,9 +90,15 @@ async def leader_page(request: web.Request) -> web.StreamResponse:
         return _gone(request)
     context = await _leader_context(request, opened)
     notice = request.query.get("done", "")
-    who = request.query.get("who", "")
     if notice in NUDGED:
-        context["notice"] = NUDGED[notice].format(name=who[:100] or "They")
+        # The name from the page's own list, never from the address: nothing typed into a
+        # URL is shown back.
+        asked = request.query.get("p", "")
+        names = {
+            str(p.person_id): p.name.split()[0] for p in context["people"] if p.name != NO_NAME
+        }
+        opens = request.app[SETTINGS].quiet_end.strftime("%H:%M")
+        context["notice"] = NUDGED[notice].format(name=names.get(asked, "They"), opens=opens)
     elif notice == "headcount":
         context["notice"] = "Headcount saved."
     return render(request, "leader_link.html", context)
@@ -109,13 +115,11 @@ async def leader_nudge(request: web.Request) -> web.StreamResponse:
             return _gone(request)
         person_id = int(request.match_info["person"])
         outcome = await use.nudge(session, app[SETTINGS], opened, person_id, now=now)
-        name = await session.scalar(select(Person.name).where(Person.id == person_id)) or ""
     if outcome == "not_theirs":
         return error_page(
             request, 400, "Not on your list", "That person is not on this page's chase list."
         )
-    first = (name.split() or ["They"])[0]
-    raise see_other(f"/leader/{token}?done={outcome}&who={first}#chase")
+    raise see_other(f"/leader/{token}?done={outcome}&p={person_id}#chase")
 
 
 @routes.post(TOKEN_ROUTE + "/headcount", name="console.leader_link_headcount")

@@ -1,8 +1,9 @@
-"""Promises on the console (organisers only): ``/promises`` lists the promises falling due
+"""Promises on the console: ``/promises`` lists the promises falling due
 (as the digest does) and the actions; ``/actions/{slug}/promises`` records the asks put to
 power-holders and their answers, marks each promise kept / broken / open with a note, exports
-them as CSV (storage/export.py) and sends the report-back (with a preview count first). Every
-rule is in scheduler/promises.py; every change is in the audit log."""
+them as CSV (storage/export.py) and sends the report-back (with a preview count first). Leaders
+may read both pages (what was promised in public is no secret); only organisers change
+anything or send. Every rule is in scheduler/promises.py; every change is in the audit log."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ DONE = {
 
 def _organisers_only(request: web.Request) -> web.Response:
     return error_page(
-        request, 403, "Organisers only", "Only an organiser can see and record promises."
+        request, 403, "Organisers only", "Only an organiser can record promises or report back."
     )
 
 
@@ -47,9 +48,7 @@ def _today(request: web.Request) -> Any:
 
 @routes.get("/promises", name="console.promises")
 @signed_in
-async def promises_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
+async def promises_page(request: web.Request, _viewer: Viewer) -> web.StreamResponse:
     today = _today(request)
     zone = request.app[SETTINGS].default_timezone
     async with request.app[DB].session() as session:
@@ -91,14 +90,15 @@ async def _action(request: web.Request) -> Action:
             raise web.HTTPNotFound() from None
 
 
-async def _context(request: web.Request, action: Action) -> dict[str, Any]:
+async def _context(request: web.Request, action: Action, viewer: Viewer) -> dict[str, Any]:
     app = request.app
     now: datetime = app[CLOCK].now()
     started = action.starts_at <= now
+    can_edit = viewer.scope is None
     async with app[DB].session() as session:
         rows = await promises_for(session, action.id)
         preview = None
-        if started:
+        if started and can_edit:
             preview = await use.report_back(
                 session,
                 app[SETTINGS],
@@ -118,6 +118,7 @@ async def _context(request: web.Request, action: Action) -> dict[str, Any]:
         "statuses": PROMISE_STATUSES,
         "started": started,
         "preview": preview,
+        "can_edit": can_edit,
         "errors": {},
         "form": {},
     }
@@ -126,9 +127,7 @@ async def _context(request: web.Request, action: Action) -> dict[str, Any]:
 @routes.get(SLUG + "/promises", name="console.action_promises")
 @signed_in
 async def action_promises(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
-    context = await _context(request, await _action(request))
+    context = await _context(request, await _action(request), viewer)
     done = request.query.get("done", "")
     if done in DONE:
         context["notice"] = DONE[done]
@@ -185,7 +184,7 @@ async def add_promise(request: web.Request, viewer: Viewer) -> web.StreamRespons
         )
         errors[field] = message[0].upper() + message[1:]
     if errors:
-        context = await _context(request, action)
+        context = await _context(request, action, viewer)
         context.update(errors=errors, form=values)
         return render(request, "action_promises.html", context, status=400)
     raise see_other(f"/actions/{action.slug}/promises?done=added")
@@ -216,9 +215,7 @@ async def mark_promise(request: web.Request, viewer: Viewer) -> web.StreamRespon
 
 @routes.get(SLUG + "/promises.csv", name="console.action_promises_csv")
 @signed_in
-async def export(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
+async def export(request: web.Request, _viewer: Viewer) -> web.StreamResponse:
     action = await _action(request)
     out = io.StringIO(newline="")
     async with request.app[DB].session() as session:
