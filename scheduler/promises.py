@@ -27,6 +27,7 @@ from config.settings import Settings
 from scheduler.outbound import bulk_not_before, channel_for, place_message
 from storage import keys
 from storage.audit import Actor, record
+from storage.counters import counted_rollup
 from storage.models import (
     ANSWERS,
     PROMISE_STATUSES,
@@ -38,7 +39,6 @@ from storage.models import (
 )
 from storage.outbox import Draft
 from storage.promises import promises_for
-from storage.rollup import action_rollup
 
 MAX_NAME = 200
 MAX_TEXT = 2000
@@ -186,9 +186,8 @@ class ReportBack:
 
 
 async def how_many_came(session: AsyncSession, action: Action) -> int:
-    rollup = await action_rollup(session, action)
-    per_institution = sum(max(r.attended, r.headcount or 0) for r in rollup.rows)
-    return per_institution + rollup.no_institution.attended
+    """The number the board shows as arrived (the rollup's rule, read from the counters)."""
+    return (await counted_rollup(session, action)).totals.arrived
 
 
 def promised_text(promises: list[Promise]) -> str:

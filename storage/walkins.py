@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Membership, PendingQuestion
+from storage.models import PendingQuestion
+from storage.people import add_membership
 
 # A question not answered within this long is no longer waiting (the text is just a text).
 PENDING_WINDOW = timedelta(hours=6)
@@ -35,18 +36,6 @@ async def forget(session: AsyncSession, person_id: int) -> None:
 
 
 async def join(session: AsyncSession, person_id: int, institution_id: int, now: datetime) -> bool:
-    """The person is a member of the institution (False: they were already)."""
-    found = await session.scalar(
-        select(Membership.id)
-        .where(Membership.person_id == person_id)
-        .where(Membership.institution_id == institution_id)
-    )
-    if found is not None:
-        return False
-    session.add(
-        Membership(
-            person_id=person_id, institution_id=institution_id, role="member", created_at=now
-        )
-    )
-    await session.flush()
-    return True
+    """The person is a member of the institution (False: they were already); their numbers
+    move to its live counters in the same transaction."""
+    return await add_membership(session, person_id, institution_id, role="member", now=now)
