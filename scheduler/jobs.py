@@ -15,6 +15,7 @@ from config.settings import Settings
 from scheduler.digest.plan import plan_digests
 from scheduler.listening import listening_job
 from scheduler.planner import plan
+from scheduler.retention import retention_job
 from storage.db import Database
 
 PLAN_EVERY = 300.0  # seconds; the planner looks TURNOUT_PLAN_AHEAD_MINUTES ahead
@@ -46,3 +47,4 @@ def register_jobs(worker: Periodic, db: Database, settings: Settings, clock: Clo
     worker.add_periodic("digests", digests, seconds=PLAN_EVERY, run_at_start=True)
     listening = listening_job(db, settings, clock)
     worker.add_periodic("listening", listening, seconds=PLAN_EVERY, run_at_start=True)
+    worker.add_periodic("retention", retention_job(db, settings, clock), cron={"hour": 3})

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from bot.cli import (  # noqa: F401  (registers every command)
     actions,
+    audit_log,
     demo,
+    exports,
     listening,
     messages,
     organisers,
@@ -15,6 +17,8 @@ from bot.cli import (  # noqa: F401  (registers every command)
     telegram,
 )
 from bot.cli.root import cli
+
+audit_log.install(cli)  # every command that changes something or shows people: audited
 
 
 def main() -> None:
