@@ -18,10 +18,12 @@ from config.clock import FakeClock
 from config.settings import Settings
 from scheduler import actions
 from scheduler.delivery.sender import Sender
+from scheduler.listening import send_campaign
 from scheduler.outbound import channel_for, held_back, place_message
-from storage import young
+from storage import listening, young
 from storage.db import Database
-from storage.models import InboundMessage, OutboxMessage, Person
+from storage.listening import Segment
+from storage.models import InboundMessage, ListeningContact, OutboxMessage, Person
 from storage.outbox import Draft, Envelope, enqueue
 from tests import factories as f
 from tests.conftest import T0
@@ -139,3 +141,21 @@ async def test_the_cli_marks_them_and_records_the_adult(
         p = await s.scalar(select(Person))
         assert p is not None and p.born_on == date(2013, 5, 1) and p.adult_relation == "carer"
         assert channel_for(p, clock.now()) == "sms"
+
+
+async def test_a_listening_campaign_does_not_ask_them(
+    db: Database, clock: FakeClock, settings: Settings
+) -> None:
+    pid = await young_person(db, clock, under_16=True)
+    async with db.session() as s:
+        await f.person(s, "Ada Adult", 2, clock.now())
+        campaign = await listening.create_campaign(
+            s, slug="city-listens", title="City", questions=[{"en": "What matters?"}],
+            now=clock.now(), themes=[],
+        )  # fmt: skip
+        sent = await send_campaign(
+            s, campaign, Segment(everyone=True), now=clock.now(), settings=settings
+        )
+        assert sent.unreachable == 1
+        contacts = (await s.scalars(select(ListeningContact.person_id))).all()
+        assert pid not in contacts and len(contacts) == 1
