@@ -304,6 +304,7 @@ SOURCE_NAMES = {
     "carrier": "Unsubscribed at the carrier (21610)",
     "organiser": "Told an organiser",
     "telegram": "Linked Telegram",
+    "face_to_face": "Met face to face (not asked)",
     "erased": "Erased",
     "backfill": "When history began",
 }

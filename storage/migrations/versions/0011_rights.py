@@ -67,7 +67,8 @@ SELECT id, consent,
        CASE
            WHEN consent_source IN ('sms', 'telegram') AND consent = 'opted_out' THEN 'stop_word'
            WHEN consent_source IN ('sms', 'telegram') THEN 'start_word'
-           WHEN consent_source IN ('texted_in', 'import', 'carrier', 'organiser', 'telegram')
+           WHEN consent_source IN
+               ('texted_in', 'import', 'carrier', 'organiser', 'telegram', 'face_to_face')
                THEN consent_source
            ELSE 'backfill'
        END,
