@@ -93,6 +93,8 @@ async def audit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
         rows = await audit_rows(session, limit=PAGE + 1, **filters)
     more = len(rows) > PAGE
     rows = rows[:PAGE]
+    for row in rows:
+        row["when"] = row["at"][:16].replace("T", " ") + " UTC"
     kept = {k: v for k, v in request.query.items() if k in ("action", "via", "person") and v}
     older = None
     if more:
