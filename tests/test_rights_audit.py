@@ -21,7 +21,9 @@ from config.settings import Settings
 from storage.audit_export import audit_rows
 from storage.db import Database
 from storage.models import AuditEntry
+from storage.telegram import create_link_code
 from tests import factories as f
+from tests.fakes.telegram_updates import group, harness, private, user
 
 
 def test_every_command_is_placed() -> None:
@@ -88,3 +90,28 @@ async def test_a_leaders_commit_by_text_is_recorded_with_its_outcome(
         assert "commit_set" in rows[1]["details"]
         mine = await audit_rows(s, person_id=lee.id)
         assert len(mine) == 1
+
+
+async def test_telegram_links_and_leaders_commands_are_recorded(
+    db: Database, settings: Settings, clock: FakeClock
+) -> None:
+    ann_user, group_chat = user(5001, "Ann", "Patel"), group(-4001, "St Mary's")
+    async with db.session() as s:
+        mary = await f.institution(s, "St Mary's Church", clock.now())
+        await f.action(s, clock.now())
+        ann = await f.person(s, "Ann Patel", 1, clock.now(), institution=mary, role="leader")
+        person_code, _ = await create_link_code(s, kind="person", person_id=ann.id, now=clock.now())
+        group_code, _ = await create_link_code(
+            s, kind="group", institution_id=mary.id, now=clock.now()
+        )
+    async with harness(db, settings, clock) as tg:
+        await tg.send(tg.updates.text(ann_user, private(ann_user), f"/start {person_code}"))
+        await tg.send(tg.updates.text(ann_user, group_chat, f"/link {group_code}"))
+        await tg.send(tg.updates.text(ann_user, group_chat, "/commit 30"))
+    async with db.session() as s:
+        rows = list(reversed(await audit_rows(s)))
+    assert [(r["action"], r["who"], r["via"], r["subject"]) for r in rows] == [
+        ("telegram_account_linked", "Ann Patel", "telegram", f"person #{ann.id}"),
+        ("telegram_group_linked", "Ann Patel", "telegram", f"institution #{mary.id}"),
+        ("telegram_commit", "Ann Patel", "telegram", f"institution #{mary.id}"),
+    ]
