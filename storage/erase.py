@@ -245,6 +245,11 @@ async def _own_rows(session: AsyncSession, report: Erasure, s: Subject, now: dat
     await _set(
         session, report, "listening_follow_ups", follow_ups.c.by_id == s.person_id, by_name=""
     )
+    # Still counted with their institutions, but no longer leading anything.
+    memberships = _t("memberships")
+    await _set(
+        session, report, "memberships", memberships.c.person_id == s.person_id, role="member"
+    )
     for table in ("console_sessions", "sign_in_codes", "sign_in_attempts"):
         await _delete(session, report, table, _t(table).c.person_id == s.person_id)
 
