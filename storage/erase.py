@@ -20,6 +20,9 @@ everything queued for them cancelled, the counts kept right.
   allows); entries never quote names, numbers or message text (storage/audit.py).
 * A suppression entry (storage/suppression.py) keeps a later import from bringing the number
   back.
+
+The scan reads every text column of every table once (a LIKE filter first): seconds on a large
+database, for something done rarely and on request.
 """
 
 from __future__ import annotations
@@ -233,6 +236,14 @@ async def _own_rows(session: AsyncSession, report: Erasure, s: Subject, now: dat
         body_original=None,
         sender="",
         error=None,
+    )
+    inbound = _t("inbound_messages")
+    await _set(
+        session,
+        report,
+        "inbound_messages",
+        _finder("inbound_messages")(s) & (inbound.c.inbox_status == "open"),
+        inbox_status="done",  # nothing left for an organiser to read
     )
     events = _t("consent_events")
     await _set(session, report, "consent_events", events.c.person_id == s.person_id, words=None)
