@@ -30,6 +30,7 @@ from config.clock import Clock
 from config.messages import channel_template
 from config.metrics import Metrics
 from config.settings import Settings
+from scheduler.outbound import held_back
 from storage import keys
 from storage.db import Database, as_loaded, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
@@ -218,14 +219,19 @@ class InboundPipeline:
         ``inbound`` (only this writes ``in_reply_to_id``), so no need to read them back."""
         rows: list[OutboxMessage] = []
         for i, draft in enumerate(drafts):
+            # The STOP confirmation must go even though the person has just opted out.
+            kind = "consent" if draft.template == "stop_confirm" else "reply"
+            if held_back(person, now, kind) == "young":
+                # Under 16 and no adult has consented: no answer; an organiser sees the text.
+                inbound.inbox_status = "open"
+                continue
             rows += await enqueue(
                 session,
                 person,
                 Envelope(
                     draft,
                     keys.reply(inbound.id, i),
-                    # The STOP confirmation must go even though the person has just opted out.
-                    kind="consent" if draft.template == "stop_confirm" else "reply",
+                    kind=kind,
                     channel=inbound.channel,
                     in_reply_to_id=inbound.id,
                     inline_provider=inline_provider,

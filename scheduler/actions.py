@@ -246,7 +246,7 @@ async def invite(
         if person.opted_out:
             report.skipped_opted_out += 1
             continue
-        if channel_for(person) is None:
+        if channel_for(person, now) is None:
             report.skipped_unreachable += 1
             continue
         if person.id in invited:

@@ -69,7 +69,7 @@ async def reply(
     channel = (
         message.channel
         if message.channel in ("sms", "telegram") and address_for(person, message.channel)
-        else channel_for(person)
+        else channel_for(person, now)
     )
     if channel is None:
         raise InboxError("They cannot be reached: no working number or linked Telegram")

@@ -16,6 +16,7 @@ from config.settings import Settings
 from scheduler.digest.plan import plan_digests
 from scheduler.listening import listening_job
 from scheduler.planner import plan
+from scheduler.retention import retention_job
 from storage import counters
 from storage.db import Database
 
@@ -73,3 +74,4 @@ def register_jobs(worker: Periodic, db: Database, settings: Settings, clock: Clo
         return await verify_counters(db, clock)
 
     worker.add_periodic("verify_counters", verify, cron=VERIFY_COUNTERS_AT)
+    worker.add_periodic("retention", retention_job(db, settings, clock), cron={"hour": 3})

@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from config.clock import Clock
 from config.messages import format_when
 from config.settings import Settings
-from scheduler.outbound import next_allowed
+from scheduler.outbound import held_back, next_allowed
 from storage import counters, keys
 from storage.db import Database
 from storage.listening import (
@@ -90,7 +90,8 @@ async def send_campaign(
         raise ListeningError(f"campaign {campaign.slug!r} has no questions")
     result = SendResult()
     for person in await segment_people(session, campaign, segment):
-        channel = preferred_channel(person)
+        # A young person no adult has consented for is not asked (scheduler.outbound).
+        channel = None if held_back(person, now, "bulk") == "young" else preferred_channel(person)
         if channel is None:
             result.unreachable += 1
             continue

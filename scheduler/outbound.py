@@ -1,7 +1,10 @@
 """Outbound policy: how, when and whether a message to a person goes out. Shared by the
 planner, invitations, change notices, digests, listening and the sender.
 
-* Reachability: :func:`channel_for` (SMS when the person has a working number, else Telegram).
+* Reachability: :func:`channel_for` (SMS when the person has a working number, else Telegram),
+  and :func:`held_back`: whether anything may go to a person at all (opted out; a young person
+  no adult has consented for: storage/young.py). The sender asks it for every row it sends,
+  the inbound pipeline for every inline reply, the planners through :func:`channel_for`.
 * Quiet hours, in the recipient's local time (not the server's): the default window is 21:00 to
   09:00 local. ``next_allowed`` gives the first moment at or after ``now`` when a bulk message
   may go out to someone in ``timezone``; it is DST-safe because it works in local wall-clock
@@ -23,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.messages import format_when
 from config.settings import Settings
 from storage.models import Person
-from storage.outbox import Draft, Envelope, address_for, enqueue
+from storage.outbox import REACHES_OPTED_OUT, Draft, Envelope, address_for, enqueue
+from storage.young import needs_adult
 
 
 def in_quiet_hours(now: datetime, timezone: str, start: time, end: time) -> bool:
@@ -52,8 +56,21 @@ def next_allowed(now: datetime, timezone: str, start: time, end: time) -> dateti
 URGENT_MARGIN = timedelta(hours=2)
 
 
-def channel_for(person: Person) -> str | None:
-    """SMS when the person has a working number, else Telegram, else no way to reach them."""
+def held_back(person: Person, now: datetime, kind: str) -> str | None:
+    """Why nothing of ``kind`` may go to ``person`` now: ``opted_out`` (but for the STOP
+    confirmation itself), ``young`` (under 16, no adult consent yet: not even that), or None."""
+    if needs_adult(person, now):
+        return "young"
+    if person.opted_out and kind != REACHES_OPTED_OUT:
+        return "opted_out"
+    return None
+
+
+def channel_for(person: Person, now: datetime) -> str | None:
+    """SMS when the person has a working number, else Telegram, else no way to reach them (a
+    young person no adult has consented for cannot be reached directly)."""
+    if needs_adult(person, now):
+        return None
     for channel in ("sms", "telegram"):
         if address_for(person, channel) is not None:
             return channel
@@ -110,8 +127,8 @@ async def place_message(
     cannot arrive by ``deadline``: then the row is still written but as ``cancelled`` with
     error_code ``too_late``, so the drop is on record, counted, and never re-planned (the dedupe
     key exists). ``key`` must be new."""
-    channel = channel or channel_for(person)
-    if channel is None or address_for(person, channel) is None:
+    channel = channel or channel_for(person, now)
+    if channel is None or address_for(person, channel) is None or needs_adult(person, now):
         return "unreachable"
     late = not_before >= deadline  # the sender expires a row at expires_at <= now
     introduced_at = person.introduced_at

@@ -239,7 +239,7 @@ async def report_back(
             report.already += 1
         elif person.opted_out:
             report.opted_out += 1
-        elif channel_for(person) is None:
+        elif channel_for(person, now) is None:
             report.unreachable += 1
         elif preview:
             report.queued += 1

@@ -47,7 +47,8 @@ class Actor:
         return cls(via, "someone not signed in")
 
 
-def _check(details: dict[str, Any]) -> dict[str, Any]:
+def check_details(details: dict[str, Any]) -> dict[str, Any]:
+    """``details`` as given, or ValueError if a value is not allowed (free text, a phone)."""
     for key, value in details.items():
         values = value if isinstance(value, list) else [value]
         for item in values:
@@ -81,7 +82,7 @@ async def record(
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,
-        details=_check(dict(details or {})),
+        details=check_details(dict(details or {})),
     )
     session.add(entry)
     await session.flush()

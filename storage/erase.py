@@ -20,6 +20,9 @@ everything queued for them cancelled, the counts kept right.
   allows); entries never quote names, numbers or message text (storage/audit.py).
 * A suppression entry (storage/suppression.py) keeps a later import from bringing the number
   back.
+
+The scan reads every text column of every table once (a LIKE filter first): seconds on a large
+database, for something done rarely and on request.
 """
 
 from __future__ import annotations
@@ -234,6 +237,14 @@ async def _own_rows(session: AsyncSession, report: Erasure, s: Subject, now: dat
         sender="",
         error=None,
     )
+    inbound = _t("inbound_messages")
+    await _set(
+        session,
+        report,
+        "inbound_messages",
+        _finder("inbound_messages")(s) & (inbound.c.inbox_status == "open"),
+        inbox_status="done",  # nothing left for an organiser to read
+    )
     events = _t("consent_events")
     await _set(session, report, "consent_events", events.c.person_id == s.person_id, words=None)
     answers = _t("listening_answers")
@@ -244,6 +255,11 @@ async def _own_rows(session: AsyncSession, report: Erasure, s: Subject, now: dat
     )
     await _set(
         session, report, "listening_follow_ups", follow_ups.c.by_id == s.person_id, by_name=""
+    )
+    # Still counted with their institutions, but no longer leading anything.
+    memberships = _t("memberships")
+    await _set(
+        session, report, "memberships", memberships.c.person_id == s.person_id, role="member"
     )
     for table in ("console_sessions", "sign_in_codes", "sign_in_attempts", "pending_questions"):
         await _delete(session, report, table, _t(table).c.person_id == s.person_id)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from bot.cli import (  # noqa: F401  (registers every command)
     actions,
+    audit_log,
     board,
     counters,
     demo,
+    exports,
     leaders,
     listening,
     messages,
@@ -19,6 +21,8 @@ from bot.cli import (  # noqa: F401  (registers every command)
     telegram,
 )
 from bot.cli.root import cli
+
+audit_log.install(cli)  # every command that changes something or shows people: audited
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 * ``turnout people export PHONE [--out FILE]``: everything held about one person, one zip.
 * ``turnout people erase PHONE --yes``: erase them (storage/erase.py).
+* ``turnout people young PHONE --born YYYY-MM-DD`` / ``--adult NAME --relation parent``: a
+  young person, and the adult who consented (storage/young.py).
 
 Every one is recorded in the audit log as the operator's.
 """
@@ -20,9 +22,9 @@ from bot.cli.people import people
 from bot.cli.runtime import Runtime, pass_runtime
 from config.phones import BadPhone, normalise_phone
 from config.settings import Settings
-from storage import audit
+from storage import audit, young
 from storage.erase import erase
-from storage.models import Person
+from storage.models import ADULT_RELATIONS, Person
 from storage.people import person_by_phone
 from storage.subject import gather, subject_of, write_zip
 from storage.suppression import NoSuppressionSecret
@@ -110,3 +112,59 @@ async def erase_person(rt: Runtime, phone: str, confirmed: bool) -> None:
 
     for line in await rt.transaction(body):
         click.echo(line)
+
+
+@people.command("young")
+@click.argument("phone")
+@click.option("--born", type=click.DateTime(["%Y-%m-%d"]), help="Date of birth, YYYY-MM-DD.")
+@click.option("--under-16", "under_16", is_flag=True, help="Mark as under 16 (no date known).")
+@click.option("--adult", help="The adult who consented to direct messages (their name).")
+@click.option(
+    "--relation", type=click.Choice(ADULT_RELATIONS), help="The adult is their parent, carer..."
+)
+@click.option("--withdraw", is_flag=True, help="The adult's consent is withdrawn.")
+@click.option("--clear", is_flag=True, help="Not a young person after all: remove the mark.")
+@pass_runtime
+@run
+async def young_person(
+    rt: Runtime,
+    phone: str,
+    born: datetime | None,
+    under_16: bool,
+    adult: str | None,
+    relation: str | None,
+    withdraw: bool,
+    clear: bool,
+) -> None:
+    """Mark a young person (under 16, or a date of birth) and record the adult who consented.
+
+    Until a named parent, carer or teacher has consented, nothing is sent to them directly.
+    """
+    if (adult is None) != (relation is None):
+        raise click.ClickException("give the adult's name with --adult and --relation together")
+
+    async def body(session: AsyncSession, settings: Settings, now: datetime) -> str:
+        person = await find(session, settings, phone)
+        if clear:
+            young.mark(person, today=now.date(), under_16=False)
+            young.withdraw_adult_consent(person)
+        elif born is not None or under_16:
+            young.mark(person, today=now.date(), born=born.date() if born else None)
+        if adult is not None and relation is not None:
+            if not young.is_young(person, now):
+                raise click.ClickException("mark them young first (--born or --under-16)")
+            young.adult_consent(person, name=adult, relation=relation, at=now)
+        if withdraw:
+            young.withdraw_adult_consent(person)
+        await audit.record(
+            session,
+            audit.Actor.operator(),
+            "person_young_updated",
+            "person",
+            person.id,
+            at=now,
+            details={"young": young.is_young(person, now), "adult": adult is not None},
+        )
+        return young.describe(person, now) or "not marked as a young person"
+
+    click.echo(await rt.transaction(body))

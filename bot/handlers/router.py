@@ -46,6 +46,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.handlers import (
+    audit_trail,
     checkin,
     consent,
     followup,
@@ -231,6 +232,7 @@ async def route(ctx: Context, intent: Intent) -> None:
         )
         handler = decide()
     await handler(ctx, intent)
+    await audit_trail.note(ctx, intent)
 
 
 def intent_name(intent: Intent) -> str:

@@ -18,6 +18,7 @@ from bot.telegram.render import contact_keyboard
 from bot.telegram.router import Handlers, Service
 from bot.telegram.turn import Turn, is_group_chat
 from config.phones import BadPhone, normalise_phone
+from storage import audit
 from storage.models import Institution, Person
 from storage.telegram import (
     CODE_ATTEMPT_WINDOW,
@@ -78,6 +79,15 @@ async def link_with_code(turn: Turn, code: str) -> None:
         turn.session, person, turn.user.id, turn.now, name=turn.user.full_name or ""
     )
     log.info("telegram: person %s linked with a code", person.id)
+    await audit.record(
+        turn.session,
+        audit.Actor.of(turn.caller, "telegram"),
+        "telegram_account_linked",
+        "person",
+        person.id,
+        at=turn.now,
+        details={"with": "code"},
+    )
     turn.say("tg_linked", name=first_name(turn.caller), payload=REMOVE_KEYBOARD)
 
 
@@ -101,6 +111,15 @@ async def link_this_group(turn: Turn, code: str) -> None:
         now=turn.now,
     )
     log.info("telegram: chat %s linked to institution %s", turn.chat.id, inst.id)
+    by = turn.caller
+    await audit.record(
+        turn.session,
+        audit.Actor.of(by, "telegram") if by is not None else audit.Actor.anonymous("telegram"),
+        "telegram_group_linked",
+        "institution",
+        inst.id,
+        at=turn.now,
+    )
     turn.say("tg_group_linked", institution=inst.name)
 
 

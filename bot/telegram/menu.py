@@ -15,6 +15,7 @@ PRIVATE = [
     ("maybe", "tg_cmd_maybe"),
     ("here", "tg_cmd_here"),
     ("help", "tg_cmd_help"),
+    ("privacy", "tg_cmd_privacy"),
     ("lang", "tg_cmd_lang"),
     ("stop", "tg_cmd_stop"),
     ("link", "tg_cmd_link"),

@@ -20,6 +20,7 @@ from bot.web import (
     listening,
     people,
     promises,
+    rights,
     sending,
     sessions,
     signin,
@@ -67,4 +68,5 @@ def install(app: web.Application) -> None:
     importing.install(app)
     inbox.install(app)
     listening.install(app)
+    rights.install(app)
     app.router.add_static("/static/", HERE / "static", name="console.static")

@@ -72,11 +72,10 @@ from config.metrics import SEND_OUTCOMES, Metrics
 from config.settings import Settings
 from scheduler.delivery.channels.base import Channel, OutgoingMessage, SendResult, TransportError
 from scheduler.delivery.ratelimit import Limit, hold, limits_for, reserve
-from scheduler.outbound import next_allowed
+from scheduler.outbound import held_back, next_allowed
 from storage.db import Database
 from storage.delivery import Attempt, Extras, event, load_extras, record_attempts
 from storage.models import DeliveryEvent, OutboxMessage, Person
-from storage.outbox import REACHES_OPTED_OUT
 
 log = logging.getLogger(__name__)
 
@@ -314,8 +313,9 @@ class Sender:
             return "expired"
         if person is None:
             return None
-        if person.opted_out and row.kind != REACHES_OPTED_OUT:
-            return "opted_out"
+        held = held_back(person, now, row.kind)
+        if held is not None:
+            return held
         if row.channel == "sms" and person.phone_status != "ok":
             return person.phone_status
         if row.channel == "telegram" and person.telegram_status != "ok":

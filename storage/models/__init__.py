@@ -14,6 +14,7 @@ from storage.models.base import Base, UTCDateTime
 from storage.models.console import ConsoleSession, SignInAttempt, SignInCode
 from storage.models.core import (
     ACTION_KINDS,
+    ADULT_RELATIONS,
     ALLIANCE_ROLES,
     CONSENT_STATES,
     INSTITUTION_KINDS,
@@ -61,6 +62,7 @@ from storage.models.workers import WorkerHeartbeat
 
 __all__ = [
     "ACTION_KINDS",
+    "ADULT_RELATIONS",
     "ALLIANCE_ROLES",
     "ANSWERS",
     "AUDIT_VIA",

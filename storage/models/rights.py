@@ -24,6 +24,7 @@ CONSENT_SOURCES = (
     "carrier",  # the carrier refused: Twilio error 21610 (the person unsubscribed there)
     "organiser",  # an organiser or the operator (the console, the CLI)
     "telegram",  # linked a Telegram account by sharing their number
+    "face_to_face",  # met at the door and logged by a leader: listened to, never asked (unknown)
     "erased",  # the person was erased
     "backfill",  # the state when history began (migration 0011_rights)
 )

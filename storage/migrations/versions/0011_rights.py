@@ -59,19 +59,24 @@ END
 $$
 """
 
-# History begins with today's state: one event per person, its source as the row says
-# (STOP and START were recorded under the channel's name).
+# History begins with today's state: one event per person, its source as the row says. STOP and
+# START were recorded under the channel's name ("sms", "telegram"); "telegram" also meant a
+# Telegram link (opted in), so an opted-in "telegram" is read as that.
 BACKFILL = """
 INSERT INTO consent_events (person_id, state, source, channel, words, at)
 SELECT id, consent,
        CASE
            WHEN consent_source IN ('sms', 'telegram') AND consent = 'opted_out' THEN 'stop_word'
-           WHEN consent_source IN ('sms', 'telegram') THEN 'start_word'
-           WHEN consent_source IN ('texted_in', 'import', 'carrier', 'organiser', 'telegram')
+           WHEN consent_source = 'sms' THEN 'start_word'
+           WHEN consent_source IN
+               ('texted_in', 'import', 'carrier', 'organiser', 'telegram', 'face_to_face')
                THEN consent_source
            ELSE 'backfill'
        END,
-       CASE WHEN consent_source IN ('sms', 'telegram') THEN consent_source END,
+       CASE
+           WHEN consent_source = 'sms' THEN 'sms'
+           WHEN consent_source = 'telegram' AND consent = 'opted_out' THEN 'telegram'
+       END,
        NULL, consent_at
 FROM people
 """
@@ -117,6 +122,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("adult_consent_at", UTC_DATETIME, nullable=True))
         batch_op.add_column(sa.Column("erased_at", UTC_DATETIME, nullable=True))
     op.execute(BACKFILL)
+    # The current-state column says the same as its (only) event from now on.
+    op.execute(
+        "UPDATE people SET consent_source = "
+        "(SELECT source FROM consent_events WHERE consent_events.person_id = people.id)"
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(APPEND_ONLY)
 
