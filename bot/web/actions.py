@@ -295,6 +295,7 @@ def _error_field(message: str) -> str:
     """Which form field a use case's error is about (for the summary's link)."""
     for word, name in (
         ("name", "slug"),
+        ("called", "slug"),
         ("title", "title"),
         ("place", "place"),
         ("bring", "bring"),
