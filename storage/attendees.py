@@ -79,7 +79,15 @@ async def attendees(
 ) -> list[Attendee]:
     """The invited people (by name), with their reply, guests, check-in and institutions."""
     query = (
-        select(Invitation, Person, _came(action_id).label("came"))
+        select(
+            Person.id,
+            Person.name,
+            Person.phone,
+            Invitation.response,
+            Invitation.guests,
+            Invitation.responded_at,
+            Invitation.channel,
+        )
         .join(Person, Person.id == Invitation.person_id)
         .where(*_conditions(action_id, reply, scope))
         .order_by(Person.name, Person.id)
@@ -88,16 +96,18 @@ async def attendees(
         query = query.limit(limit)
     rows = [
         Attendee(
-            person_id=person.id,
-            name=person.name.strip() or f"person #{person.id}",
-            phone=person.phone,
-            response=inv.response,
-            guests=inv.guests,
-            responded_at=inv.responded_at,
-            channel=inv.channel,
-            attended=bool(attended),
+            person_id=person_id,
+            name=name.strip() or f"person #{person_id}",
+            phone=phone,
+            response=response,
+            guests=guests,
+            responded_at=responded_at,
+            channel=channel,
+            attended=False,
         )
-        for inv, person, attended in await session.execute(query)
+        for person_id, name, phone, response, guests, responded_at, channel in (
+            await session.execute(query)
+        )
     ]
     if not rows:
         return rows
@@ -110,12 +120,21 @@ async def attendees(
     )
     if scope is not None:
         member_query = member_query.where(Membership.institution_id.in_(sorted(scope)))
+    came: set[int] = set()
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
         for person_id, name in await session.execute(
             member_query.where(Membership.person_id.in_(chunk))
         ):
             names[person_id].append(name)
+        came.update(
+            await session.scalars(
+                select(Attendance.person_id)
+                .where(Attendance.action_id == action_id)
+                .where(Attendance.person_id.in_(chunk))
+            )
+        )
     for row in rows:
         row.institutions = names.get(row.person_id, [])
+        row.attended = row.person_id in came
     return rows

@@ -107,6 +107,10 @@ async def test_bad_input_keeps_what_was_typed_and_says_what_is_wrong(
         assert 'value="Town Hall Square"' in page.text
     async with db.session() as s:
         assert await s.scalar(select(func.count()).select_from(Action)) == 0
+    assert (await browser.post("/actions/new", NEW)).status == 200
+    await browser.get("/actions/new")
+    page = await browser.post("/actions/new", NEW)
+    assert page.status == 400 and 'href="#slug"' in page.text and "already exists" in page.text
 
 
 async def test_forms_without_the_csrf_token_change_nothing(

@@ -211,3 +211,18 @@ async def test_a_leaders_invitation_reaches_only_their_people(
             await s.scalars(select(Invitation.person_id).where(Invitation.action_id == assembly))
         )
     assert report.queued == 2 and invited == {p.ann.id, p.grace.id}
+
+
+async def test_a_character_outside_gsm7_is_counted_as_ucs2_with_its_segments(
+    db: Database, settings: Settings, clock: FakeClock
+) -> None:
+    _p, assembly, _march, _theme = await world(db, clock)
+    async with db.session() as s:
+        action = await _assembly(s, assembly)
+        action.title = "Zgromadzenie w Łodzi"  # Ł is not in GSM-7
+    seen = await preview(
+        db, assembly, Segment("everyone"), scope=None, settings=settings, now=clock.now()
+    )
+    assert seen.ucs2_messages == seen.sms_messages == 5
+    assert seen.sms_segments == 15  # about 150 UTF-16 units each: three parts of 67
+    assert seen.cost == 0.6

@@ -46,7 +46,7 @@ TOPIC = "action:"
 FRAGMENT = "_action_numbers.html"
 SLUG = r"{slug:[a-z0-9][a-z0-9-]{1,31}}"
 RESERVED = frozenset({"new"})
-SHOWN_ATTENDEES = 200
+SHOWN_ATTENDEES = 100
 MAX_COMMITMENT = 100_000
 
 KIND_WORDS = {
@@ -295,6 +295,7 @@ def _error_field(message: str) -> str:
     """Which form field a use case's error is about (for the summary's link)."""
     for word, name in (
         ("name", "slug"),
+        ("called", "slug"),
         ("title", "title"),
         ("place", "place"),
         ("bring", "bring"),
