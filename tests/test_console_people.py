@@ -13,7 +13,7 @@ from config.clock import FakeClock
 from config.settings import Settings
 from storage.audit import entries
 from storage.db import Database
-from storage.models import Invitation, Membership, OutboxMessage, Person, RsvpEvent
+from storage.models import InboundMessage, Invitation, Membership, OutboxMessage, Person, RsvpEvent
 from tests import factories as f
 from tests.console import Browser, numbers
 
@@ -311,3 +311,32 @@ async def test_bad_parameters_are_a_400_never_a_500(
         assert "Nothing was changed" in page.text
     assert (await browser.get("/people/99999")).status == 404
     assert (await browser.get("/people/99999/edit")).status == 404
+
+
+async def test_a_number_inside_a_text_is_hidden_from_a_leader_not_an_organiser(
+    web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
+) -> None:
+    people = await numbers(db, clock.now())
+    async with db.session() as s:
+        s.add(
+            InboundMessage(
+                channel="sms",
+                provider="sandbox",
+                provider_id="SMnumber",
+                sender=f.phone(5),
+                body="Please call my son on 07700 900777 instead",
+                person_id=people.grace.id,
+                received_at=clock.now(),
+                inbox_status="open",
+            )
+        )
+    browser = Browser(web, console_settings)
+    await browser.sign_in(db, ANN)
+    for path in (f"/people/{people.grace.id}", "/inbox"):
+        page = await browser.get(path)
+        assert "Please call my son on [number hidden] instead" in page.text, path
+        assert "900777" not in page.text
+    web.session.cookie_jar.clear()
+    await browser.sign_in(db, ORGANISER)
+    page = await browser.get(f"/people/{people.grace.id}")
+    assert "Please call my son on 07700 900777 instead" in page.text

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import add_nav, render, see_other, signed_in, url
-from bot.web.params import BadInput, bad_request, not_found, number, text
+from bot.web.params import BadInput, bad_request, install_filters, not_found, number, text
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.segments import count_segments
@@ -321,4 +321,5 @@ async def attach_post(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 def install(app: web.Application) -> None:
     app.router.add_routes(routes)
+    install_filters(app)
     add_nav(app, "Inbox", "console.inbox", 40)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import add_nav, error_page, render, see_other, signed_in, url
-from bot.web.params import BadInput, bad_request, not_found, number, numbers, text
+from bot.web.params import BadInput, bad_request, install_filters, not_found, number, numbers, text
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.messages import render as render_message
@@ -410,4 +410,5 @@ async def follow_ups_csv(request: web.Request, viewer: Viewer) -> web.StreamResp
 
 def install(app: web.Application) -> None:
     app.router.add_routes(routes)
+    install_filters(app)
     add_nav(app, "Listening", "console.listening", 50)

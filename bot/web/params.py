@@ -6,9 +6,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 
+from bot.app_keys import SETTINGS
 from bot.web.pages import error_page
+from bot.web.viewer import Viewer
+from config.phones import redact_phones
 
 MAX_ID = 2**62  # ids fit in a 64-bit column
 MAX_TEXT = 500
@@ -65,3 +69,17 @@ def not_found(request: web.Request) -> web.Response:
     return error_page(
         request, 404, "Not found", "It may have been removed, or it is not yours to see."
     )
+
+
+def install_filters(app: web.Application) -> None:
+    """``{{ text | for_viewer(viewer) }}``: what people wrote, with any phone number in it
+    hidden unless the viewer is an organiser (a leader never sees a number, even one a person
+    typed into a text, or one a provider quoted in an error)."""
+    region = app[SETTINGS].default_region
+
+    def for_viewer(value: str, viewer: Viewer | None) -> str:
+        if viewer is not None and viewer.roles.organiser:
+            return value
+        return redact_phones(value, region)
+
+    aiohttp_jinja2.get_env(app).filters["for_viewer"] = for_viewer

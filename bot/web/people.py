@@ -18,7 +18,16 @@ from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import add_nav, render, see_other, signed_in, url
-from bot.web.params import BadInput, bad_request, choice, not_found, number, numbers, text
+from bot.web.params import (
+    BadInput,
+    bad_request,
+    choice,
+    install_filters,
+    not_found,
+    number,
+    numbers,
+    text,
+)
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.settings import LANGUAGES
@@ -283,4 +292,5 @@ async def edit_save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 def install(app: web.Application) -> None:
     app.router.add_routes(routes)
+    install_filters(app)
     add_nav(app, "People", "console.people", 30)
