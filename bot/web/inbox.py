@@ -8,6 +8,7 @@ through scheduler/inbox.py, which audits it. A leader sees their own people's te
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import add_nav, render, see_other, signed_in, url
-from bot.web.params import BadInput, bad_request, install_filters, not_found, number, text
+from bot.web.params import BadInput, bad_request, hide_phones_for, not_found, number, text
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.segments import count_segments
@@ -64,6 +65,9 @@ async def inbox_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
         items, total = await conversations(
             session, viewer.roles, mine=viewer.person_id if mine else None, page=page_number
         )
+    hide = hide_phones_for(viewer, request.app[SETTINGS].default_region)
+    for item in items:
+        item.latest_body = hide(item.latest_body)
     pages = max(1, -(-total // 50))
     return render(
         request,
@@ -93,8 +97,9 @@ async def _thread(
     person = None
     if message.person_id is not None:
         person = await session.get(Person, message.person_id)
+        hide = hide_phones_for(viewer, request.app[SETTINGS].default_region)
         events = [
-            e
+            replace(e, text=hide(e.text), detail=hide(e.detail))
             for e in await timeline(session, message.person_id, limit=THREAD_LIMIT)
             if e.kind in ("in", "out")
         ]
@@ -321,5 +326,4 @@ async def attach_post(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 def install(app: web.Application) -> None:
     app.router.add_routes(routes)
-    install_filters(app)
     add_nav(app, "Inbox", "console.inbox", 40)

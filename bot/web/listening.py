@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import add_nav, error_page, render, see_other, signed_in, url
-from bot.web.params import BadInput, bad_request, install_filters, not_found, number, numbers, text
+from bot.web.params import BadInput, bad_request, hide_phones_for, not_found, number, numbers, text
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.messages import render as render_message
@@ -117,6 +117,11 @@ async def campaign_page(request: web.Request, viewer: Viewer) -> web.StreamRespo
         )
         themes = await campaign_themes(session, campaign.id)
         questions = await campaign_questions(session, campaign.id)
+    hide = hide_phones_for(viewer, request.app[SETTINGS].default_region)
+    for answer in answers:
+        answer.body = hide(answer.body)
+    for theme in table.rows:
+        theme.quotes = [hide(quote) for quote in theme.quotes]
     total = funnel.total
     steps = [
         ("Listened", total.listened, ""),
@@ -410,5 +415,4 @@ async def follow_ups_csv(request: web.Request, viewer: Viewer) -> web.StreamResp
 
 def install(app: web.Application) -> None:
     app.router.add_routes(routes)
-    install_filters(app)
     add_nav(app, "Listening", "console.listening", 50)

@@ -3,13 +3,11 @@ used is a :class:`BadInput`, which a page turns into a clear 400, never a 500.""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
-from bot.app_keys import SETTINGS
 from bot.web.pages import error_page
 from bot.web.viewer import Viewer
 from config.phones import redact_phones
@@ -71,15 +69,10 @@ def not_found(request: web.Request) -> web.Response:
     )
 
 
-def install_filters(app: web.Application) -> None:
-    """``{{ text | for_viewer(viewer) }}``: what people wrote, with any phone number in it
-    hidden unless the viewer is an organiser (a leader never sees a number, even one a person
-    typed into a text, or one a provider quoted in an error)."""
-    region = app[SETTINGS].default_region
-
-    def for_viewer(value: str, viewer: Viewer | None) -> str:
-        if viewer is not None and viewer.roles.organiser:
-            return value
-        return redact_phones(value, region)
-
-    aiohttp_jinja2.get_env(app).filters["for_viewer"] = for_viewer
+def hide_phones_for(viewer: Viewer, region: str) -> Callable[[str], str]:
+    """What people wrote (texts, answers, a provider's error), as ``viewer`` may see it: an
+    organiser as written; anyone else with every phone number in it hidden (a leader never
+    sees a number, even one a person typed into a text)."""
+    if viewer.roles.organiser:
+        return lambda words: words
+    return lambda words: redact_phones(words, region) if words else words

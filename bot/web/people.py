@@ -11,6 +11,7 @@ found", exactly like one who does not exist. Edits, exports and timeline reads a
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +23,7 @@ from bot.web.params import (
     BadInput,
     bad_request,
     choice,
-    install_filters,
+    hide_phones_for,
     not_found,
     number,
     numbers,
@@ -183,7 +184,11 @@ async def person_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
         person = await visible_person(session, viewer.roles, _person_id(request))
         if person is None:
             return not_found(request)
-        events = await timeline(session, person.id, limit=TIMELINE_LIMIT)
+        hide = hide_phones_for(viewer, request.app[SETTINGS].default_region)
+        events = [
+            replace(e, text=hide(e.text), detail=hide(e.detail))
+            for e in await timeline(session, person.id, limit=TIMELINE_LIMIT)
+        ]
         memberships = (
             await session.execute(
                 select(Institution.name, Membership.role)
@@ -292,5 +297,4 @@ async def edit_save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 def install(app: web.Application) -> None:
     app.router.add_routes(routes)
-    install_filters(app)
     add_nav(app, "People", "console.people", 30)
