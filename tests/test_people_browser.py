@@ -103,7 +103,7 @@ async def test_import_fix_import_then_a_timeline_and_an_inbox_reply(
     await page.get_by_role("button", name="Search").click()
     await page.get_by_role("link", name="Grace Okafor").click()
     await page.wait_for_selector("text=Timeline")
-    assert "The damp in our flat" in await page.locator(".timeline").inner_text()
+    assert "The damp in our flat" in await page.locator(".history").inner_text()
     await check(page, "person")
 
     # The inbox: reply, with the counter moving as the reply is typed.
