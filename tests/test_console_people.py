@@ -97,6 +97,7 @@ async def test_a_leader_sees_only_their_institutions_people_and_no_numbers(
     for other in ("Mohammed", "Fatima", "Tom Hughes", "Ruth", "Al-Noor"):
         assert other not in page.text
     assert "+44" not in page.text and "07700" not in page.text
+    assert "Import people" not in page.text
     page = await browser.get("/people?q=07700900005")  # Grace's number: no hit for a leader
     assert "Grace Okafor" not in page.text
     page = await browser.get(f"/people/{people.mo.id}")
@@ -157,6 +158,7 @@ async def test_a_persons_timeline_shows_texts_with_status_rsvps_and_is_audited(
     assert "Will you come to the assembly?" in html and "Failed" in html and "21610" in html
     assert "Invited to Accountability Assembly" in html
     assert "123456" not in html and "sign-in code (not shown)" in html
+    assert "1 open text in the inbox" in html
     assert html.index("sign-in code") < html.index("The damp")  # newest first
     async with db.session() as s:
         seen = await entries(s, action="person_viewed")

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import add_nav, render, see_other, signed_in, url
@@ -45,7 +45,7 @@ from storage.directory import (
     visible_person,
 )
 from storage.export import CsvExport
-from storage.models import CONSENT_STATES, Institution, Membership
+from storage.models import CONSENT_STATES, InboundMessage, Institution, Membership
 from storage.roles import institutions_led
 from storage.timeline import timeline
 
@@ -197,6 +197,13 @@ async def person_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 .order_by(Institution.name)
             )
         ).all()
+        inbox = (
+            await session.execute(
+                select(func.count(), func.max(InboundMessage.id))
+                .where(InboundMessage.person_id == person.id)
+                .where(InboundMessage.inbox_status == "open")
+            )
+        ).one()
         await record(
             session,
             actor(viewer),
@@ -218,6 +225,7 @@ async def person_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
             "memberships": [{"name": name, "role": role} for name, role in memberships],
             "events": [{"when": format_when(e.at, "en", zone), "event": e} for e in events],
             "limit": TIMELINE_LIMIT,
+            "inbox": {"open": inbox[0], "latest": inbox[1]} if inbox[0] else None,
             "saved": "saved" in request.query,
         },
     )
