@@ -239,7 +239,7 @@ async def test_attach_a_text_to_a_listening_question(
     await browser.get(f"/inbox/{grace}")
     page = await browser.post(f"/inbox/{grace}/attach", {"target": value.group(1)})
     assert page.status == 400 and "already answer" in page.text
-    for bad in ("x", "99999", f"{campaign_id}:99999", "1:2:3"):
+    for bad in ("x", "99999", f"{campaign_id}:99999", "1:2:3", "99999999999", "1:99999999999"):
         page = await browser.post(f"/inbox/{grace}/attach", {"target": bad})
         assert page.status == 400, bad
 

@@ -145,6 +145,13 @@ async def test_tagging_an_answer_by_hand(
     assert page.status == 400
     page = await browser.post(f"/listening/city-listens/answers/{answer.id}/themes", {"theme": "x"})
     assert page.status == 400
+    huge = "99999999999"
+    page = await browser.post(
+        f"/listening/city-listens/answers/{answer.id}/themes", {"theme": huge}
+    )
+    assert page.status == 400
+    page = await browser.post(f"/listening/city-listens/answers/{huge}/themes", {})
+    assert page.status == 404
     ann = Browser(web, console_settings)
     web.session.cookie_jar.clear()
     await ann.sign_in(db, ANN)

@@ -342,3 +342,19 @@ async def test_a_number_inside_a_text_is_hidden_from_a_leader_not_an_organiser(
     await browser.sign_in(db, ORGANISER)
     page = await browser.get(f"/people/{people.grace.id}")
     assert "Please call my son on 07700 900777 instead" in page.text
+
+
+async def test_ids_past_what_a_column_holds_are_not_found_never_a_database_error(
+    web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
+) -> None:
+    await numbers(db, clock.now())
+    browser = Browser(web, console_settings)
+    await browser.sign_in(db, ORGANISER)
+    huge = "99999999999"
+    for path in (f"/people/{huge}", f"/people/{huge}/edit", f"/inbox/{huge}"):
+        assert (await browser.get(path)).status == 404, path
+    await browser.get("/people")
+    page = await browser.post(f"/inbox/{huge}/done")
+    assert page.status == 404
+    for query in (f"institution={huge}", f"action={huge}&reply=yes"):
+        assert (await browser.get("/people?" + query)).status == 400, query

@@ -17,7 +17,16 @@ from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import add_nav, render, see_other, signed_in, url
-from bot.web.params import BadInput, bad_request, hide_phones_for, not_found, number, text
+from bot.web.params import (
+    MAX_ID,
+    BadInput,
+    bad_request,
+    hide_phones_for,
+    not_found,
+    number,
+    row_id,
+    text,
+)
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.segments import count_segments
@@ -86,7 +95,7 @@ async def inbox_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
 
 
 def _id(request: web.Request) -> int:
-    return int(request.match_info["id"])
+    return row_id(request)
 
 
 async def _thread(
@@ -282,9 +291,10 @@ def _target(value: str) -> tuple[int, int | None]:
         question and not (question.isascii() and question.isdigit())
     ):
         raise BadInput("choose a campaign or question from the list")
-    if len(value) > 40:
+    ids = [int(campaign), *([int(question)] if question else [])]
+    if any(n > MAX_ID for n in ids):
         raise BadInput("choose a campaign or question from the list")
-    return int(campaign), int(question) if question else None
+    return ids[0], ids[1] if len(ids) > 1 else None
 
 
 @routes.post(r"/inbox/{id:\d{1,18}}/attach", name="console.inbox_attach")

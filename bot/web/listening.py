@@ -19,7 +19,16 @@ from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import add_nav, error_page, render, see_other, signed_in, url
-from bot.web.params import BadInput, bad_request, hide_phones_for, not_found, number, numbers, text
+from bot.web.params import (
+    BadInput,
+    bad_request,
+    hide_phones_for,
+    not_found,
+    number,
+    numbers,
+    row_id,
+    text,
+)
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.messages import render as render_message
@@ -191,7 +200,7 @@ async def tag_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         campaign = await _campaign(session, slug)
         answer = await session.scalar(
             select(ListeningAnswer)
-            .where(ListeningAnswer.id == int(request.match_info["id"]))
+            .where(ListeningAnswer.id == row_id(request))
             .where(ListeningAnswer.campaign_id == (campaign.id if campaign else -1))
             .where(within_scope(ListeningAnswer.person_id, _scope(viewer)))
         )

@@ -12,7 +12,7 @@ from bot.web.pages import error_page
 from bot.web.viewer import Viewer
 from config.phones import redact_phones
 
-MAX_ID = 2**62  # ids fit in a 64-bit column
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns (PostgreSQL refuses a larger value)
 MAX_TEXT = 500
 
 
@@ -55,6 +55,13 @@ def numbers(values: list[Any], name: str) -> set[int]:
         out.add(number({name: value}, name) or 0)
     out.discard(0)
     return out
+
+
+def row_id(request: web.Request, name: str = "id") -> int:
+    """An id from the path (its route allows digits only); 0, which no row has, when it is
+    past what the column holds (so the page is "not found", never a database error)."""
+    value = int(request.match_info[name])
+    return value if value <= MAX_ID else 0
 
 
 def bad_request(request: web.Request, problem: BadInput) -> web.Response:

@@ -27,6 +27,7 @@ from bot.web.params import (
     not_found,
     number,
     numbers,
+    row_id,
     text,
 )
 from bot.web.viewer import Viewer
@@ -172,7 +173,7 @@ async def people_export(request: web.Request, viewer: Viewer) -> web.StreamRespo
 
 
 def _person_id(request: web.Request) -> int:
-    return int(request.match_info["id"])
+    return row_id(request)
 
 
 @routes.get(r"/people/{id:\d{1,18}}", name="console.person")
