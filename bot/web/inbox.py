@@ -8,6 +8,7 @@ through scheduler/inbox.py, which audits it. A leader sees their own people's te
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.segments import count_segments
 from scheduler.inbox import MAX_REPLY, InboxError, assign, attach, mark_done, reopen, reply
+from scheduler.outbound import zone_of
 from storage.audit import Actor
 from storage.inbox import (
     assignee_choices,
@@ -172,10 +174,11 @@ async def item_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         if message is None:
             return not_found(request)
         context = await _thread(request, viewer, message, session)
-    if "held" in request.query:
+    held = request.query.get("held", "")
+    if re.fullmatch(r"\d\d:\d\d", held):
         context["flash"] = (
             "Your reply is in the outbox. It is their quiet hours, so it waits until "
-            f"{request.query.get('held', '')[:5]} their time."
+            f"{held} their time."
         )
     return render(request, "inbox_item.html", context)
 
@@ -220,7 +223,7 @@ async def reply_post(request: web.Request, viewer: Viewer) -> web.StreamResponse
         else:
             error = ""
             person = await session.get_one(Person, result.row.person_id)
-            zone = ZoneInfo(person.timezone or settings.default_timezone)
+            zone = ZoneInfo(zone_of(person, settings))
     if error:
         return await _refuse(request, viewer, message_id, {"reply": error}, body)
     if not result.new:
