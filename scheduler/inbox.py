@@ -66,13 +66,16 @@ async def reply(
     person = await session.get_one(Person, message.person_id)
     if person.opted_out:
         raise InboxError("They replied STOP: nothing can be sent to them until they text START")
+    # Whether they may be reached at all is channel_for's rule (every hold the outbound policy
+    # has); then the answer goes back the way the text came, when that way still works.
+    fallback = channel_for(person, now)
+    if fallback is None:
+        raise InboxError("They cannot be reached: no working number or linked Telegram")
     channel = (
         message.channel
         if message.channel in ("sms", "telegram") and address_for(person, message.channel)
-        else channel_for(person, now)
+        else fallback
     )
-    if channel is None:
-        raise InboxError("They cannot be reached: no working number or linked Telegram")
     not_before = bulk_not_before(person, now, settings)
     key = keys.inbox_reply(message.id, words)
     before = await session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == key))

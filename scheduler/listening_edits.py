@@ -1,5 +1,6 @@
-"""Changes an organiser makes to a listening campaign from the console: a question's words in
-each language, and an answer's themes by hand. Written here once, each audited.
+"""Changes an organiser or leader makes to a listening campaign from the console: a question's
+words in each language, an answer's themes by hand, a follow-up done. Written here once, each
+audited.
 
     await edit_question(session, question, {"en": "...", "cy": "..."}, actor=..., now=now)
     await tag_by_hand(session, answer, {theme_id, ...}, actor=..., now=now)
@@ -15,10 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import LANGUAGES
 from storage.audit import Actor, record
+from storage.listening import ListeningError, record_follow_up
 from storage.listening_themes import set_manual_tags
-from storage.models import ListeningAnswer, ListeningQuestion, ListeningTheme
+from storage.models import (
+    ListeningAnswer,
+    ListeningCampaign,
+    ListeningQuestion,
+    ListeningTheme,
+    Person,
+)
 
 MAX_QUESTION = 300  # the question inside its template must still be a short text
+MAX_NOTE = 2000
 
 
 class ListeningEditError(ValueError):
@@ -98,3 +107,35 @@ async def tag_by_hand(
         at=now,
         details={"campaign": answer.campaign_id, "themes": sorted(theme_ids)},
     )
+
+
+async def followed_up(
+    session: AsyncSession,
+    campaign: ListeningCampaign,
+    person: Person,
+    note: str,
+    *,
+    by: Person,
+    actor: Actor,
+    now: datetime,
+) -> int:
+    """``by`` followed ``person`` up (a call, a visit, a coffee): they leave the queue. The
+    follow-up's id. The note is kept with the follow-up, never in the audit log."""
+    if len(note) > MAX_NOTE:
+        raise ListeningEditError({"note": f"Keep the note to {MAX_NOTE} characters"})
+    try:
+        follow_up = await record_follow_up(
+            session, campaign=campaign, person=person, now=now, by=by, note=note, channel="web"
+        )
+    except ListeningError as problem:
+        raise ListeningEditError({"note": str(problem).capitalize()}) from None
+    await record(
+        session,
+        actor,
+        "listening_followed_up",
+        "person",
+        person.id,
+        at=now,
+        details={"campaign": campaign.id, "follow_up": follow_up.id},
+    )
+    return follow_up.id

@@ -183,3 +183,16 @@ async def test_uploads_without_a_file_too_big_not_utf8_or_without_csrf_are_refus
     page = await browser.post("/people/import/confirm", {"upload": "x" * 500})
     assert page.status == 400
     assert await people_count(db) == before
+
+
+async def test_a_large_file_says_how_long_the_import_takes(
+    web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
+) -> None:
+    await alliance(db, clock.now())
+    browser = Browser(web, console_settings)
+    await browser.sign_in(db, ORGANISER)
+    rows = "".join(f"Person {n},+4477019{n:05d}\n" for n in range(20_000))
+    page = await upload(browser, "name,phone\n" + rows)
+    assert page.status == 200
+    assert "Importing 20,000 rows takes about 6 seconds" in page.text
+    assert 'data-busy="Importing, please wait"' in page.text

@@ -239,6 +239,21 @@ async def test_attach_a_text_to_a_listening_question(
     await browser.get(f"/inbox/{grace}")
     page = await browser.post(f"/inbox/{grace}/attach", {"target": value.group(1)})
     assert page.status == 400 and "already answer" in page.text
-    for bad in ("x", "99999", f"{campaign_id}:99999", "1:2:3"):
+    for bad in ("x", "99999", f"{campaign_id}:99999", "1:2:3", "99999999999", "1:99999999999"):
         page = await browser.post(f"/inbox/{grace}/attach", {"target": bad})
         assert page.status == 400, bad
+
+
+async def test_no_reply_to_someone_who_cannot_be_reached(
+    web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
+) -> None:
+    people = await numbers(db, clock.now())
+    async with db.session() as s:
+        (await s.get_one(Person, people.grace.id)).phone_status = "invalid"
+    grace = await message_of(db, people.grace.id)
+    browser = Browser(web, console_settings)
+    await browser.sign_in(db, ORGANISER)
+    await browser.get(f"/inbox/{grace}")
+    page = await browser.post(f"/inbox/{grace}/reply", {"reply": "Hello"})
+    assert page.status == 400 and "They cannot be reached" in page.text
+    assert await replies(db) == []

@@ -19,6 +19,7 @@ from storage.listening_themes import load_theme_specs
 from storage.models import (
     ListeningAnswer,
     ListeningAnswerTheme,
+    ListeningFollowUp,
     ListeningQuestion,
     ListeningTheme,
     Person,
@@ -145,6 +146,13 @@ async def test_tagging_an_answer_by_hand(
     assert page.status == 400
     page = await browser.post(f"/listening/city-listens/answers/{answer.id}/themes", {"theme": "x"})
     assert page.status == 400
+    huge = "99999999999"
+    page = await browser.post(
+        f"/listening/city-listens/answers/{answer.id}/themes", {"theme": huge}
+    )
+    assert page.status == 400
+    page = await browser.post(f"/listening/city-listens/answers/{huge}/themes", {})
+    assert page.status == 404
     ann = Browser(web, console_settings)
     web.session.cookie_jar.clear()
     await ann.sign_in(db, ANN)
@@ -226,3 +234,40 @@ async def test_exports_are_formula_safe_chosen_fields_and_audited(
     ]
     assert (await browser.get("/listening/nope")).status == 404
     assert (await browser.get("/listening/city-listens?after=x")).status == 400
+
+
+async def test_recording_a_follow_up_takes_them_off_the_queue(
+    web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
+) -> None:
+    people, campaign_id = await listened(db, clock.now())
+    browser = Browser(web, console_settings)
+    await browser.sign_in(db, ANN)  # Grace is one of Ann's people; Mo is not
+    page = await browser.get("/listening/city-listens")
+    assert 'Followed up<span class="visually-hidden"> Grace Okafor' in page.text
+    page = await browser.post(f"/listening/city-listens/follow-ups/{people.mo.id}", {"note": ""})
+    assert page.status == 404
+    page = await browser.post(
+        f"/listening/city-listens/follow-ups/{people.grace.id}", {"note": "Coffee on Tuesday"}
+    )
+    assert page.status == 200 and "Recorded: they have been followed up." in page.text
+    waiting = page.text[page.text.index('id="waiting"') : page.text.index("<h2>Questions")]
+    assert "Nobody is waiting." in waiting
+    async with db.session() as s:
+        follow_up = (await s.scalars(select(ListeningFollowUp))).one()
+        audited = await entries(s, action="listening_followed_up")
+    assert (follow_up.person_id, follow_up.by_id, follow_up.note, follow_up.channel) == (
+        people.grace.id,
+        people.ann.id,
+        "Coffee on Tuesday",
+        "web",
+    )
+    assert audited[0].details == {"campaign": campaign_id, "follow_up": follow_up.id}
+    web.session.cookie_jar.clear()
+    await browser.sign_in(db, ORGANISER)
+    await browser.get("/listening/city-listens")
+    page = await browser.post(f"/listening/city-listens/follow-ups/{people.fatima.id}", {})
+    assert page.status == 400 and "was not listened to" in page.text
+    page = await browser.post(
+        f"/listening/city-listens/follow-ups/{people.mo.id}", {"note": "x" * 3000}
+    )
+    assert page.status == 400

@@ -13,7 +13,7 @@ from config.clock import FakeClock
 from config.settings import Settings
 from storage.audit import entries
 from storage.db import Database
-from storage.models import Invitation, Membership, OutboxMessage, Person, RsvpEvent
+from storage.models import InboundMessage, Invitation, Membership, OutboxMessage, Person, RsvpEvent
 from tests import factories as f
 from tests.console import Browser, numbers
 
@@ -97,6 +97,7 @@ async def test_a_leader_sees_only_their_institutions_people_and_no_numbers(
     for other in ("Mohammed", "Fatima", "Tom Hughes", "Ruth", "Al-Noor"):
         assert other not in page.text
     assert "+44" not in page.text and "07700" not in page.text
+    assert "Import people" not in page.text
     page = await browser.get("/people?q=07700900005")  # Grace's number: no hit for a leader
     assert "Grace Okafor" not in page.text
     page = await browser.get(f"/people/{people.mo.id}")
@@ -157,6 +158,7 @@ async def test_a_persons_timeline_shows_texts_with_status_rsvps_and_is_audited(
     assert "Will you come to the assembly?" in html and "Failed" in html and "21610" in html
     assert "Invited to Accountability Assembly" in html
     assert "123456" not in html and "sign-in code (not shown)" in html
+    assert "1 open text in the inbox" in html
     assert html.index("sign-in code") < html.index("The damp")  # newest first
     async with db.session() as s:
         seen = await entries(s, action="person_viewed")
@@ -311,3 +313,48 @@ async def test_bad_parameters_are_a_400_never_a_500(
         assert "Nothing was changed" in page.text
     assert (await browser.get("/people/99999")).status == 404
     assert (await browser.get("/people/99999/edit")).status == 404
+
+
+async def test_a_number_inside_a_text_is_hidden_from_a_leader_not_an_organiser(
+    web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
+) -> None:
+    people = await numbers(db, clock.now())
+    async with db.session() as s:
+        s.add(
+            InboundMessage(
+                channel="sms",
+                provider="sandbox",
+                provider_id="SMnumber",
+                sender=f.phone(5),
+                body="Please call my son on 07700 900777 instead",
+                person_id=people.grace.id,
+                received_at=clock.now(),
+                inbox_status="open",
+            )
+        )
+    browser = Browser(web, console_settings)
+    await browser.sign_in(db, ANN)
+    for path in (f"/people/{people.grace.id}", "/inbox"):
+        page = await browser.get(path)
+        assert "Please call my son on [number hidden] instead" in page.text, path
+        assert "900777" not in page.text
+    web.session.cookie_jar.clear()
+    await browser.sign_in(db, ORGANISER)
+    page = await browser.get(f"/people/{people.grace.id}")
+    assert "Please call my son on 07700 900777 instead" in page.text
+
+
+async def test_ids_past_what_a_column_holds_are_not_found_never_a_database_error(
+    web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
+) -> None:
+    await numbers(db, clock.now())
+    browser = Browser(web, console_settings)
+    await browser.sign_in(db, ORGANISER)
+    huge = "99999999999"
+    for path in (f"/people/{huge}", f"/people/{huge}/edit", f"/inbox/{huge}"):
+        assert (await browser.get(path)).status == 404, path
+    await browser.get("/people")
+    page = await browser.post(f"/inbox/{huge}/done")
+    assert page.status == 404
+    for query in (f"institution={huge}", f"action={huge}&reply=yes"):
+        assert (await browser.get("/people?" + query)).status == 400, query

@@ -6,6 +6,7 @@ live counter; the listening page and its question editor."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -111,6 +112,7 @@ async def test_import_fix_import_then_a_timeline_and_an_inbox_reply(
     await page.wait_for_url("**/inbox")
     await check(page, "inbox")
     await page.get_by_role("link", name="Grace Okafor").click()
+    await page.wait_for_url(re.compile(r"/inbox/\d+$"))  # loaded: the counter's script too
     await page.get_by_label("Your reply").fill("Sorry to hear that. Can we call you today?")
     assert await page.locator("#reply-count").inner_text() == "42 characters, 1 text"
     await check(page, "inbox-conversation")
@@ -128,6 +130,7 @@ async def test_import_fix_import_then_a_timeline_and_an_inbox_reply(
     await page.wait_for_selector("text=What people raised, by institution")
     await check(page, "listening-campaign")
     await page.get_by_role("link", name="Edit question 1").click()
+    await page.wait_for_url("**/questions/1")
     await page.get_by_label("Welsh").fill("Beth yw\u2019r broblem fwyaf?")
     counted = await page.locator("#text-cy-count").inner_text()
     assert "(a special character makes each text shorter)" in counted

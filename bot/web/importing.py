@@ -5,7 +5,7 @@ Validation and writing are storage/importer.py's (the same as ``turnout people i
 a file with any bad row is refused whole and nothing is kept. A good file waits on the server
 (storage/uploads.py, tied to this console session) while the organiser reads the preview: the
 confirm form carries a token, never the file. Importing is for organisers (a leader sees a
-page saying so). The import runs while the page waits: 10,000 rows take about a second or two
+page saying so). The import runs while the page waits: 10,000 rows take two to three seconds
 (docs/benchmarks.md), so the result page gives the counts rather than a progress bar.
 
 Uploads may be larger than the app's request limit (256 KiB, set for webhooks):
@@ -42,6 +42,7 @@ routes = web.RouteTableDef()
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 UPLOAD_PATH = "/people/import"
 SHOWN_ERRORS = 500  # bad rows listed on the page (the count says how many more)
+SECONDS_PER_ROW = 0.0003  # writing, measured (bench/console_people.py), rounded up
 
 
 def _too_big(request: web.Request) -> web.Response:
@@ -159,6 +160,7 @@ def _preview(filename: str, people: PeopleFile, known: int, token: str) -> dict[
         "institutions": sorted(i.name for i in people.institutions.values()),
         "warnings": people.warnings,
         "token": token,
+        "seconds": round(people.rows_read * SECONDS_PER_ROW),
     }
 
 

@@ -8,6 +8,8 @@ through scheduler/inbox.py, which audits it. A leader sees their own people's te
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,11 +18,21 @@ from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import add_nav, render, see_other, signed_in, url
-from bot.web.params import BadInput, bad_request, not_found, number, text
+from bot.web.params import (
+    MAX_ID,
+    BadInput,
+    bad_request,
+    hide_phones_for,
+    not_found,
+    number,
+    row_id,
+    text,
+)
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.segments import count_segments
 from scheduler.inbox import MAX_REPLY, InboxError, assign, attach, mark_done, reopen, reply
+from scheduler.outbound import zone_of
 from storage.audit import Actor
 from storage.inbox import (
     assignee_choices,
@@ -64,6 +76,9 @@ async def inbox_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
         items, total = await conversations(
             session, viewer.roles, mine=viewer.person_id if mine else None, page=page_number
         )
+    hide = hide_phones_for(viewer, request.app[SETTINGS].default_region)
+    for item in items:
+        item.latest_body = hide(item.latest_body)
     pages = max(1, -(-total // 50))
     return render(
         request,
@@ -82,7 +97,7 @@ async def inbox_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
 
 
 def _id(request: web.Request) -> int:
-    return int(request.match_info["id"])
+    return row_id(request)
 
 
 async def _thread(
@@ -93,8 +108,9 @@ async def _thread(
     person = None
     if message.person_id is not None:
         person = await session.get(Person, message.person_id)
+        hide = hide_phones_for(viewer, request.app[SETTINGS].default_region)
         events = [
-            e
+            replace(e, text=hide(e.text), detail=hide(e.detail))
             for e in await timeline(session, message.person_id, limit=THREAD_LIMIT)
             if e.kind in ("in", "out")
         ]
@@ -158,10 +174,11 @@ async def item_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         if message is None:
             return not_found(request)
         context = await _thread(request, viewer, message, session)
-    if "held" in request.query:
+    held = request.query.get("held", "")
+    if re.fullmatch(r"\d\d:\d\d", held):
         context["flash"] = (
             "Your reply is in the outbox. It is their quiet hours, so it waits until "
-            f"{request.query.get('held', '')[:5]} their time."
+            f"{held} their time."
         )
     return render(request, "inbox_item.html", context)
 
@@ -206,7 +223,7 @@ async def reply_post(request: web.Request, viewer: Viewer) -> web.StreamResponse
         else:
             error = ""
             person = await session.get_one(Person, result.row.person_id)
-            zone = ZoneInfo(person.timezone or settings.default_timezone)
+            zone = ZoneInfo(zone_of(person, settings))
     if error:
         return await _refuse(request, viewer, message_id, {"reply": error}, body)
     if not result.new:
@@ -277,9 +294,10 @@ def _target(value: str) -> tuple[int, int | None]:
         question and not (question.isascii() and question.isdigit())
     ):
         raise BadInput("choose a campaign or question from the list")
-    if len(value) > 40:
+    ids = [int(campaign), *([int(question)] if question else [])]
+    if any(n > MAX_ID for n in ids):
         raise BadInput("choose a campaign or question from the list")
-    return int(campaign), int(question) if question else None
+    return ids[0], ids[1] if len(ids) > 1 else None
 
 
 @routes.post(r"/inbox/{id:\d{1,18}}/attach", name="console.inbox_attach")

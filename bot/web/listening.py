@@ -19,13 +19,27 @@ from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import add_nav, error_page, render, see_other, signed_in, url
-from bot.web.params import BadInput, bad_request, not_found, number, numbers, text
+from bot.web.params import (
+    BadInput,
+    bad_request,
+    hide_phones_for,
+    not_found,
+    number,
+    numbers,
+    row_id,
+    text,
+)
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.messages import render as render_message
 from config.segments import count_segments
 from config.settings import LANGUAGES
-from scheduler.listening_edits import ListeningEditError, edit_question, tag_by_hand
+from scheduler.listening_edits import (
+    ListeningEditError,
+    edit_question,
+    followed_up,
+    tag_by_hand,
+)
 from storage.audit import Actor, record
 from storage.export import CsvExport
 from storage.listening import campaign_by_slug, campaign_questions, question_text
@@ -35,7 +49,7 @@ from storage.listening_reports.pipeline import pipeline, pipeline_by_campaign
 from storage.listening_reports.scope import within_scope
 from storage.listening_reports.themes import QUOTES_PER_THEME, Count, export_themes, theme_table
 from storage.listening_themes import campaign_themes, label
-from storage.models import ListeningAnswer, ListeningCampaign, ListeningQuestion
+from storage.models import ListeningAnswer, ListeningCampaign, ListeningQuestion, Person
 from storage.rollup import NO_INSTITUTION
 
 routes = web.RouteTableDef()
@@ -117,6 +131,11 @@ async def campaign_page(request: web.Request, viewer: Viewer) -> web.StreamRespo
         )
         themes = await campaign_themes(session, campaign.id)
         questions = await campaign_questions(session, campaign.id)
+    hide = hide_phones_for(viewer, request.app[SETTINGS].default_region)
+    for answer in answers:
+        answer.body = hide(answer.body)
+    for theme in table.rows:
+        theme.quotes = [hide(quote) for quote in theme.quotes]
     total = funnel.total
     steps = [
         ("Listened", total.listened, ""),
@@ -168,7 +187,11 @@ async def campaign_page(request: web.Request, viewer: Viewer) -> web.StreamRespo
             ],
             "default_fields": DEFAULT_FIELDS,
             "when": lambda moment: format_when(moment, "en", zone),
-            "flash": "Themes saved." if "tagged" in request.query else "",
+            "flash": "Themes saved."
+            if "tagged" in request.query
+            else "Recorded: they have been followed up."
+            if "followed" in request.query
+            else "",
         },
     )
 
@@ -186,7 +209,7 @@ async def tag_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         campaign = await _campaign(session, slug)
         answer = await session.scalar(
             select(ListeningAnswer)
-            .where(ListeningAnswer.id == int(request.match_info["id"]))
+            .where(ListeningAnswer.id == row_id(request))
             .where(ListeningAnswer.campaign_id == (campaign.id if campaign else -1))
             .where(within_scope(ListeningAnswer.person_id, _scope(viewer)))
         )
@@ -201,6 +224,41 @@ async def tag_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     raise see_other(
         url(request, "console.listening_campaign", slug=slug) + f"?tagged#answer-{answer.id}"
     )
+
+
+@routes.post(
+    rf"/listening/{SLUG}/follow-ups/{{id:\d{{1,18}}}}", name="console.listening_followed_up"
+)
+@signed_in
+async def follow_up_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        note = text(form, "note", limit=5000)
+    except BadInput as problem:
+        return bad_request(request, problem)
+    slug = request.match_info["slug"]
+    async with request.app[DB].session() as session:
+        campaign = await _campaign(session, slug)
+        person = await session.scalar(
+            select(Person)
+            .where(Person.id == row_id(request))
+            .where(within_scope(Person.id, _scope(viewer)))
+        )
+        if campaign is None or person is None:
+            return not_found(request)
+        try:
+            await followed_up(
+                session,
+                campaign,
+                person,
+                note,
+                by=viewer.current.person,
+                actor=actor(viewer),
+                now=request.app[CLOCK].now(),
+            )
+        except ListeningEditError as problem:
+            return bad_request(request, BadInput(next(iter(problem.errors.values())).lower()))
+    raise see_other(url(request, "console.listening_campaign", slug=slug) + "?followed#waiting")
 
 
 def _wrap(position: int, language: str, alliance: str) -> tuple[str, str]:

@@ -3,14 +3,16 @@ used is a :class:`BadInput`, which a page turns into a clear 400, never a 500.""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from bot.web.pages import error_page
+from bot.web.viewer import Viewer
+from config.phones import redact_phones
 
-MAX_ID = 2**62  # ids fit in a 64-bit column
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns (PostgreSQL refuses a larger value)
 MAX_TEXT = 500
 
 
@@ -55,6 +57,13 @@ def numbers(values: list[Any], name: str) -> set[int]:
     return out
 
 
+def row_id(request: web.Request, name: str = "id") -> int:
+    """An id from the path (its route allows digits only); 0, which no row has, when it is
+    past what the column holds (so the page is "not found", never a database error)."""
+    value = int(request.match_info[name])
+    return value if value <= MAX_ID else 0
+
+
 def bad_request(request: web.Request, problem: BadInput) -> web.Response:
     return error_page(
         request, 400, "This page could not be shown", f"Nothing was changed: {problem}."
@@ -65,3 +74,12 @@ def not_found(request: web.Request) -> web.Response:
     return error_page(
         request, 404, "Not found", "It may have been removed, or it is not yours to see."
     )
+
+
+def hide_phones_for(viewer: Viewer, region: str) -> Callable[[str], str]:
+    """What people wrote (texts, answers, a provider's error), as ``viewer`` may see it: an
+    organiser as written; anyone else with every phone number in it hidden (a leader never
+    sees a number, even one a person typed into a text)."""
+    if viewer.roles.organiser:
+        return lambda words: words
+    return lambda words: redact_phones(words, region) if words else words

@@ -11,14 +11,25 @@ found", exactly like one who does not exist. Edits, exports and timeline reads a
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import add_nav, render, see_other, signed_in, url
-from bot.web.params import BadInput, bad_request, choice, not_found, number, numbers, text
+from bot.web.params import (
+    BadInput,
+    bad_request,
+    choice,
+    hide_phones_for,
+    not_found,
+    number,
+    numbers,
+    row_id,
+    text,
+)
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.settings import LANGUAGES
@@ -35,7 +46,7 @@ from storage.directory import (
     visible_person,
 )
 from storage.export import CsvExport
-from storage.models import CONSENT_STATES, Institution, Membership
+from storage.models import CONSENT_STATES, InboundMessage, Institution, Membership
 from storage.roles import institutions_led
 from storage.timeline import timeline
 
@@ -162,7 +173,7 @@ async def people_export(request: web.Request, viewer: Viewer) -> web.StreamRespo
 
 
 def _person_id(request: web.Request) -> int:
-    return int(request.match_info["id"])
+    return row_id(request)
 
 
 @routes.get(r"/people/{id:\d{1,18}}", name="console.person")
@@ -174,7 +185,11 @@ async def person_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
         person = await visible_person(session, viewer.roles, _person_id(request))
         if person is None:
             return not_found(request)
-        events = await timeline(session, person.id, limit=TIMELINE_LIMIT)
+        hide = hide_phones_for(viewer, request.app[SETTINGS].default_region)
+        events = [
+            replace(e, text=hide(e.text), detail=hide(e.detail))
+            for e in await timeline(session, person.id, limit=TIMELINE_LIMIT)
+        ]
         memberships = (
             await session.execute(
                 select(Institution.name, Membership.role)
@@ -183,6 +198,13 @@ async def person_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 .order_by(Institution.name)
             )
         ).all()
+        inbox = (
+            await session.execute(
+                select(func.count(), func.max(InboundMessage.id))
+                .where(InboundMessage.person_id == person.id)
+                .where(InboundMessage.inbox_status == "open")
+            )
+        ).one()
         await record(
             session,
             actor(viewer),
@@ -204,6 +226,7 @@ async def person_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
             "memberships": [{"name": name, "role": role} for name, role in memberships],
             "events": [{"when": format_when(e.at, "en", zone), "event": e} for e in events],
             "limit": TIMELINE_LIMIT,
+            "inbox": {"open": inbox[0], "latest": inbox[1]} if inbox[0] else None,
             "saved": "saved" in request.query,
         },
     )
