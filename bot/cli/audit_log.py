@@ -66,6 +66,9 @@ AUDITED: dict[str, str] = {
     "export attendance": "attendance_exported",
     "export commitments": "commitments_exported",
     "people dormant": "dormant_people_listed",
+    "counters verify": "counters_verified",
+    "leaders links": "leader_links_listed",
+    "promises export": "promises_exported",
 }
 # Commands that write their own entries (with the record they touched).
 RECORDED_INSIDE = {
@@ -76,6 +79,13 @@ RECORDED_INSIDE = {
     "organisers remove",
     "organisers link",
     "audit export",
+    "board link",
+    "board revoke",
+    "leaders link",
+    "leaders revoke",
+    "promises add",
+    "promises mark",
+    "promises report-back",
 }
 # Nothing changed, nothing personal shown (or the sandbox and the server themselves).
 NOT_AUDITED = {
@@ -86,6 +96,9 @@ NOT_AUDITED = {
     "listening themes",
     "listening rules",
     "audit list",
+    "board links",
+    "promises list",
+    "promises due",
     "serve",
     "worker",
     "db upgrade",
