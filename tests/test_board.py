@@ -133,7 +133,8 @@ async def test_a_revoked_or_wrong_link_is_not_found_alike(
 ) -> None:
     a = await assembly(db, clock)
     browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")  # Ruth, the organiser
+    today = await browser.sign_in(db, "07700 900011")  # Ruth, the organiser
+    assert f'href="/actions/{a.action.slug}/board"' in today.text
     page = await browser.get(f"/actions/{a.action.slug}/board")
     assert page.status == 200 and "No links yet" in page.text
     page = await browser.post(
