@@ -93,7 +93,7 @@ def cell(html: str, name: str) -> list[str]:
     """The numbers in the board's row for ``name`` (pledged, confirmed, arrived)."""
     start = html.index(f'<th scope="row">{name}')
     row = html[start : html.index("</tr>", start)]
-    return re.findall(r'<td class="num[^"]*">([^<]*)</td>', row)
+    return re.findall(r'<td class="num[^"]*"[^>]*>([^<]*)</td>', row)
 
 
 def total(html: str) -> int:
