@@ -26,13 +26,13 @@ rows edited by hand, a write from before this table existed) is caught there.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -246,36 +246,60 @@ async def counter_rows(session: AsyncSession, action_id: int) -> dict[int, Actio
     return {row.bucket: row for row in rows}
 
 
-def _row(iid: int | None, name: str, committed: int | None, c: ActionCounter | None) -> RollupRow:
-    if c is None:
+COUNTED = (
+    ActionCounter.invited,
+    ActionCounter.yes,
+    ActionCounter.guests,
+    ActionCounter.maybe,
+    ActionCounter.no,
+    ActionCounter.attended,
+    ActionCounter.headcount,
+)
+
+
+def _row(iid: int | None, name: str, committed: int | None, values: Sequence[Any]) -> RollupRow:
+    invited, yes, guests, maybe, no, attended, headcount = values
+    if invited is None:  # no counter row: nothing counted yet
         return RollupRow(iid, name, committed)
     return RollupRow(
         iid,
         name,
         committed,
-        yes=c.yes,
-        guests=c.guests,
-        maybe=c.maybe,
-        no=c.no,
-        not_replied=c.invited - c.yes - c.maybe - c.no,
-        attended=c.attended,
-        headcount=c.headcount if iid is not None else None,
+        yes=yes,
+        guests=guests,
+        maybe=maybe,
+        no=no,
+        not_replied=invited - yes - maybe - no,
+        attended=attended,
+        headcount=headcount if iid is not None else None,
     )
 
 
 async def counted_rollup(session: AsyncSession, action: Action) -> Rollup:
-    """The action's rollup read from its counters (two small queries): the same rows, the
-    same definitions as storage.rollup.action_rollup, which it must always equal."""
-    counters = await counter_rows(session, action.id)
+    """The action's rollup read from its counters: the same rows, the same definitions as
+    storage.rollup.action_rollup, which it must always equal. Two small queries (the
+    institutions the rollup lists, each with its pledge and its counter row; then the
+    no-institution and everyone rows), read as plain tuples."""
+    counted = and_(ActionCounter.action_id == action.id, ActionCounter.bucket == Institution.id)
+    listed = listed_institutions(action.id).add_columns(*COUNTED).outerjoin(ActionCounter, counted)
     rows = [
-        _row(iid, name, committed, counters.get(iid))
-        for iid, name, committed in await session.execute(listed_institutions(action.id))
+        _row(iid, name, committed, values)
+        for iid, name, committed, *values in await session.execute(listed)
     ]
+    others = {
+        bucket: values
+        for bucket, *values in await session.execute(
+            select(ActionCounter.bucket, *COUNTED)
+            .where(ActionCounter.action_id == action.id)
+            .where(ActionCounter.bucket.in_((NONE, EVERYONE)))
+        )
+    }
+    empty = (None,) * len(COUNTED)
     return Rollup(
         action=action,
         rows=rows,
-        no_institution=_row(None, NO_INSTITUTION, None, counters.get(NONE)),
-        unique=_row(None, UNIQUE_PEOPLE, None, counters.get(EVERYONE)),
+        no_institution=_row(None, NO_INSTITUTION, None, others.get(NONE, empty)),
+        unique=_row(None, UNIQUE_PEOPLE, None, others.get(EVERYONE, empty)),
     )
 
 

@@ -105,16 +105,27 @@ class Rollup:
     totals: TotalRow = field(init=False)
 
     def __post_init__(self) -> None:
-        total = TotalRow(None, TOTAL, committed=0)
-        for row in [*self.rows, self.no_institution]:
-            for name in ("yes", "guests", "maybe", "no", "not_replied", "attended"):
-                setattr(total, name, getattr(total, name) + getattr(row, name))
-            if row.committed is not None:
-                total.committed = (total.committed or 0) + row.committed
-                total.shortfall = (total.shortfall or 0) + max(row.gap or 0, 0)
-            if row.headcount is not None:
-                total.headcount = (total.headcount or 0) + row.headcount
-            total.arrived_rows += row.arrived
+        # A sum per column, not getattr/setattr per cell: a board reads 1,000 rows live.
+        every = [*self.rows, self.no_institution]
+        total = TotalRow(
+            None,
+            TOTAL,
+            committed=0,
+            yes=sum(r.yes for r in every),
+            guests=sum(r.guests for r in every),
+            maybe=sum(r.maybe for r in every),
+            no=sum(r.no for r in every),
+            not_replied=sum(r.not_replied for r in every),
+            attended=sum(r.attended for r in every),
+        )
+        pledged = [r for r in every if r.committed is not None]
+        if pledged:
+            total.committed = sum(r.committed or 0 for r in pledged)
+            total.shortfall = sum(max(r.gap or 0, 0) for r in pledged)
+        counted = [r.headcount for r in every if r.headcount is not None]
+        if counted:
+            total.headcount = sum(counted)
+        total.arrived_rows = sum(r.arrived for r in every)
         self.totals = total
 
     @property

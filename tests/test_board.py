@@ -93,7 +93,7 @@ def cell(html: str, name: str) -> list[str]:
     """The numbers in the board's row for ``name`` (pledged, confirmed, arrived)."""
     start = html.index(f'<th scope="row">{name}')
     row = html[start : html.index("</tr>", start)]
-    return re.findall(r'<td class="num[^"]*">([^<]*)</td>', row)
+    return re.findall(r'<td class="num[^"]*"[^>]*>([^<]*)</td>', row)
 
 
 def total(html: str) -> int:
@@ -133,7 +133,8 @@ async def test_a_revoked_or_wrong_link_is_not_found_alike(
 ) -> None:
     a = await assembly(db, clock)
     browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")  # Ruth, the organiser
+    today = await browser.sign_in(db, "07700 900011")  # Ruth, the organiser
+    assert f'href="/actions/{a.action.slug}/board"' in today.text
     page = await browser.get(f"/actions/{a.action.slug}/board")
     assert page.status == 200 and "No links yet" in page.text
     page = await browser.post(
@@ -190,6 +191,13 @@ async def test_a_here_through_the_webhook_moves_every_open_board_without_a_reloa
             state = await asyncio.wait_for(next_state(resp), 5)
             assert cell(state, "St Mary&#39;s Church")[2] == "2" and total(state) == 6
     assert "Ann" not in state and "<html" not in state
+    # A board that lost its connection catches up as it comes back: the whole state at once.
+    await text_in(web, console_settings, f.phone(5), "HERE")  # Grace: already here
+    await text_in(web, console_settings, f.phone(2), "HERE")  # Mo, Al-Noor: under its headcount
+    await text_in(web, console_settings, f.phone(8), "HERE")  # Tom, no institution
+    async with web.get(f"/board/{token}/live") as again:
+        state = await asyncio.wait_for(next_state(again), 5)
+    assert total(state) == 7 and cell(state, "No institution")[2] == "1"
 
 
 async def test_the_steward_moves_the_roll_call_and_the_board_highlights_it(

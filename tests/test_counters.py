@@ -21,6 +21,7 @@ from bot.cli.runtime import Runtime
 from config.clock import FakeClock
 from config.settings import Settings
 from scheduler import actions
+from scheduler.jobs import verify_counters
 from storage import counters
 from storage.db import Database
 from storage.migrate import alembic_config, upgrade
@@ -218,3 +219,17 @@ async def test_the_migration_counts_what_is_already_on_record(tmp_path: Path) ->
             assert counted.unique.guests == 2
     finally:
         await db.dispose()
+
+
+async def test_the_nightly_job_repairs_drift_and_says_so(
+    db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = clock.now()
+    async with db.session() as s:
+        ann = await f.person(s, "Ann", 1, now)
+        action = await f.action(s, now)
+        await f.invite(s, action, ann, now)  # behind the counters' back
+    assert await verify_counters(db, clock) == 2  # no institution and everyone: invited
+    assert "counters: 2 differed from the rows and were repaired" in caplog.text
+    await assert_counted(db, [action.id])
+    assert await verify_counters(db, clock) == 0

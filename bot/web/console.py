@@ -13,6 +13,7 @@ from bot.app_keys import PIPELINE
 from bot.web import (
     actions,
     board,
+    door,
     importing,
     inbox,
     invite,
@@ -69,4 +70,5 @@ def install(app: web.Application) -> None:
     inbox.install(app)
     listening.install(app)
     rights.install(app)
+    door.install(app)
     app.router.add_static("/static/", HERE / "static", name="console.static")
