@@ -17,7 +17,8 @@ a text means (bot/handlers/router.py).
 Handlers take what they need from it and never ask again. The statement is one row per open
 invitation (one row of nulls when there is none), outer-joined onto the person by index; the
 listening step and the last question are picked by correlated subqueries in their joins
-(``... ON contact.id = (SELECT ... ORDER BY ... LIMIT 1)``), on both databases.
+(``... ON contact.id = (SELECT ... ORDER BY ... LIMIT 1)``), on both databases. It is Core
+(plain columns); the objects are built from the row and put in the session as if read by it.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
+from storage.db import as_loaded, attach, columns_of
 from storage.listening import LATE_REPLY_WINDOW
 from storage.models import (
     Action,
@@ -45,6 +46,7 @@ from storage.models import (
 # Outbox statuses of a message that left (or may have left) for the person's phone: what
 # they may be answering.
 GONE = ("sending", "unknown", "sent", "delivered")
+M = TypeVar("M")
 
 
 @dataclass(frozen=True)
@@ -87,49 +89,75 @@ class OpenState:
 
 NOTHING_OPEN = OpenState([])
 
-_contact = aliased(ListeningContact, name="waiting_contact")
-_campaign = aliased(ListeningCampaign, name="waiting_campaign")
-_asked = aliased(OutboxMessage, name="asked")
-_asked_action = aliased(Action, name="asked_action")
-_asked_at = func.coalesce(_asked.sent_at, _asked.not_before)
+# Core, not the ORM: the statement selects plain columns and the objects are built from them
+# (storage.db.as_loaded) and put in the session as if it had read them. The ORM's loading of
+# five entities from one row cost more than the statement itself (docs/benchmarks.md).
+_people = Person.__table__
+_contact = ListeningContact.__table__.alias("waiting_contact")
+_campaign = ListeningCampaign.__table__.alias("waiting_campaign")
+_asked = OutboxMessage.__table__.alias("asked")
+_asked_action = Action.__table__.alias("asked_action")
+_invitations = Invitation.__table__
+_actions = Action.__table__
+_asked_at = func.coalesce(_asked.c.sent_at, _asked.c.not_before)
+
+# The result row: (model, first column, how many) for each object built from it.
+_CONTACT = columns_of(ListeningContact, _contact)
+_CAMPAIGN = columns_of(ListeningCampaign, _campaign)
+_ASKED_ACTION = columns_of(Action, _asked_action)
+_INVITATION = columns_of(Invitation, _invitations)
+_ACTION = columns_of(Action, _actions)
+
+
+def _slices(*parts: list[Any]) -> list[slice]:
+    """Where each part's columns sit in a row that starts with the three plain values."""
+    at, found = 3, []
+    for part in parts:
+        found.append(slice(at, at + len(part)))
+        at += len(part)
+    return found
+
+
+_C, _K, _AA, _I, _A = _slices(_CONTACT, _CAMPAIGN, _ASKED_ACTION, _INVITATION, _ACTION)
 
 
 def _statement() -> Select[Any]:
     """Built once (the router runs it for every YES): every value is a parameter."""
-    step = aliased(ListeningContact)
-    step_campaign = aliased(ListeningCampaign)
+    step = ListeningContact.__table__.alias("step")
+    step_campaign = ListeningCampaign.__table__.alias("step_campaign")
     waiting_step = (
-        select(step.id)
-        .join(step_campaign, step_campaign.id == step.campaign_id)
-        .where(step.person_id == Person.id)
-        .where(step.status == "asking")
-        .where(step.asked_at <= bindparam("now"))
+        select(step.c.id)
+        .join(step_campaign, step_campaign.c.id == step.c.campaign_id)
+        .where(step.c.person_id == _people.c.id)
+        .where(step.c.status == "asking")
+        .where(step.c.asked_at <= bindparam("now"))
         .where(
             or_(
-                step_campaign.closed_at.is_(None),
-                step_campaign.closed_at >= bindparam("late_since"),
+                step_campaign.c.closed_at.is_(None),
+                step_campaign.c.closed_at >= bindparam("late_since"),
             )
         )
-        .order_by(step.asked_at.desc(), step.id.desc())
+        .order_by(step.c.asked_at.desc(), step.c.id.desc())
         .limit(1)
-        .correlate(Person)
+        .correlate(_people)
         .scalar_subquery()
     )
-    asking = aliased(OutboxMessage)
-    asking_at = func.coalesce(asking.sent_at, asking.not_before)
+    asking = OutboxMessage.__table__.alias("asking")
+    asking_at = func.coalesce(asking.c.sent_at, asking.c.not_before)
     last_asked = (
-        select(asking.id)
-        .where(asking.person_id == Person.id)
-        .where(asking.template.in_(bindparam("asking", expanding=True)))
-        .where(asking.status.in_(GONE))
-        .order_by(asking_at.desc(), asking.id.desc())
+        select(asking.c.id)
+        .where(asking.c.person_id == _people.c.id)
+        .where(asking.c.template.in_(bindparam("asking", expanding=True)))
+        .where(asking.c.status.in_(GONE))
+        .order_by(asking_at.desc(), asking.c.id.desc())
         .limit(1)
-        .correlate(Person)
+        .correlate(_people)
         .scalar_subquery()
     )
+    questions_table = ListeningQuestion.__table__
     questions = (
-        select(func.count(ListeningQuestion.id))
-        .where(ListeningQuestion.campaign_id == _campaign.id)
+        select(func.count(questions_table.c.id))
+        .where(questions_table.c.campaign_id == _campaign.c.id)
         .correlate(_campaign)
         .scalar_subquery()
     )
@@ -137,37 +165,47 @@ def _statement() -> Select[Any]:
     # (person_id, action_id) index. (A nested "LEFT JOIN (invitations JOIN actions)" would be
     # built for every invitation of every open action first, on SQLite.)
     open_actions = (
-        select(Action.id)
-        .where(Action.status == "scheduled")
-        .where(Action.ends_at > bindparam("now"))
+        select(_actions.c.id)
+        .where(_actions.c.status == "scheduled")
+        .where(_actions.c.ends_at > bindparam("now"))
     )
     return (
         select(
-            _contact,
-            _campaign,
             questions,
-            _asked.template,
+            _asked.c.template,
             _asked_at,
-            _asked_action,
-            Invitation,
-            Action,
+            *_CONTACT,
+            *_CAMPAIGN,
+            *_ASKED_ACTION,
+            *_INVITATION,
+            *_ACTION,
         )
-        .select_from(Person)
-        .outerjoin(_contact, _contact.id == waiting_step)
-        .outerjoin(_campaign, _campaign.id == _contact.campaign_id)
-        .outerjoin(_asked, _asked.id == last_asked)
-        .outerjoin(_asked_action, _asked_action.id == _asked.action_id)
+        .select_from(_people)
+        .outerjoin(_contact, _contact.c.id == waiting_step)
+        .outerjoin(_campaign, _campaign.c.id == _contact.c.campaign_id)
+        .outerjoin(_asked, _asked.c.id == last_asked)
+        .outerjoin(_asked_action, _asked_action.c.id == _asked.c.action_id)
         .outerjoin(
-            Invitation,
-            (Invitation.person_id == Person.id) & Invitation.action_id.in_(open_actions),
+            _invitations,
+            (_invitations.c.person_id == _people.c.id)
+            & _invitations.c.action_id.in_(open_actions),
         )
-        .outerjoin(Action, Action.id == Invitation.action_id)
-        .where(Person.id == bindparam("person_id"))
-        .order_by(Action.starts_at, Action.id)
+        .outerjoin(_actions, _actions.c.id == _invitations.c.action_id)
+        .where(_people.c.id == bindparam("person_id"))
+        .order_by(_actions.c.starts_at, _actions.c.id)
     )
 
 
 _OPEN_STATE = _statement()
+
+
+def _loaded(session: AsyncSession, model: type[M], row: Any, where: slice) -> M | None:
+    """The object for the row's columns at ``where`` (None when the outer join found none),
+    in the session."""
+    values = row[where]
+    if values[0] is None:  # the id
+        return None
+    return attach(session, as_loaded(model, values))
 
 
 async def open_state(
@@ -176,8 +214,9 @@ async def open_state(
     """What is open for the person (the module docstring): one statement, one round trip.
     ``asking``: the templates that ask a person something about an action (the reminder
     ladder's, scheduler.reminders.ASKING_TEMPLATES)."""
+    connection = await session.connection()
     rows = (
-        await session.execute(
+        await connection.execute(
             _OPEN_STATE,
             {
                 "person_id": person_id,
@@ -189,13 +228,22 @@ async def open_state(
     ).all()
     if not rows:
         return NOTHING_OPEN
-    contact, campaign, questions, template, asked_at, asked_action = rows[0][:6]
+    first = rows[0]
+    questions, template, asked_at = first[:3]
     listening = None
+    contact = _loaded(session, ListeningContact, first, _C)
+    campaign = _loaded(session, ListeningCampaign, first, _K)
     if contact is not None and campaign is not None:
         listening = ListeningStep(contact, campaign, int(questions or 0))
     last = None
+    asked_action = _loaded(session, Action, first, _AA)
     if template is not None and asked_action is not None and asked_at is not None:
         # coalesce() keeps the column type: an aware UTC datetime on both backends.
         last = LastQuestion(template, asked_action, asked_at)
-    invitations = [(row[6], row[7]) for row in rows if row[6] is not None and row[7] is not None]
+    invitations = []
+    for row in rows:
+        invitation = _loaded(session, Invitation, row, _I)
+        action = _loaded(session, Action, row, _A)
+        if invitation is not None and action is not None:
+            invitations.append((invitation, action))
     return OpenState(invitations, listening, last)
