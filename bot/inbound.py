@@ -17,8 +17,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Insert, bindparam, or_, select
+from sqlalchemy import Insert, Table, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +32,7 @@ from config.messages import channel_template
 from config.metrics import Metrics
 from config.settings import Settings
 from storage import keys
-from storage.db import Database, as_loaded, every_column
+from storage.db import Database, as_loaded, attach, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
 from storage.models.base import storable
 from storage.outbox import REACHES_OPTED_OUT, Draft, Envelope, enqueue
@@ -55,7 +56,20 @@ _STORED_ID = (
     .where(InboundMessage.provider == bindparam("provider"))
     .where(InboundMessage.provider_id == bindparam("provider_id"))
 )
-_PERSON_BY_PHONE = select(Person).where(Person.phone == bindparam("phone"))
+_PEOPLE = cast(Table, Person.__table__)
+_PERSON_BY_PHONE = select(*every_column(Person)).where(_PEOPLE.c.phone == bindparam("phone"))
+_INBOUND = cast(Table, InboundMessage.__table__)
+# What handling sets on the stored message, written once at the end.
+_HANDLED = (
+    update(_INBOUND)
+    .where(_INBOUND.c.id == bindparam("b_id"))
+    .values(
+        person_id=bindparam("b_person_id"),
+        intent=bindparam("b_intent"),
+        handled_at=bindparam("b_handled_at"),
+        inbox_status=bindparam("b_inbox_status"),
+    )
+)
 _REPLIES = (
     select(OutboxMessage)
     .where(OutboxMessage.in_reply_to_id == bindparam("inbound_id"))
@@ -171,8 +185,8 @@ class InboundPipeline:
     async def _handle(
         self, session: AsyncSession, inbound: InboundMessage, inline_provider: str | None
     ) -> list[OutboxMessage]:
-        # Attached as it was stored (step 1 returned every column): no read-back.
-        session.add(inbound)
+        # ``inbound`` is the row as stored (step 1 returned every column), kept out of the
+        # session: what handling sets on it is written by one Core UPDATE at the end.
         now = self.clock.now()
         person, created = await self.resolve_person(session, inbound, now)
         intent = parse(inbound.body)
@@ -193,6 +207,17 @@ class InboundPipeline:
         await route(ctx, intent)
         drafts = words(ctx.replies, inbound.channel)
         replies = await self.write_replies(session, person, inbound, drafts, now, inline_provider)
+        connection = await session.connection()
+        await connection.execute(
+            _HANDLED,
+            {
+                "b_id": inbound.id,
+                "b_person_id": inbound.person_id,
+                "b_intent": inbound.intent,
+                "b_handled_at": inbound.handled_at,
+                "b_inbox_status": inbound.inbox_status,
+            },
+        )
         log.info(
             "inbound %s from person %s: %s, %d repl%s",
             inbound.id,
@@ -265,7 +290,10 @@ class InboundPipeline:
 
     async def find_person(self, session: AsyncSession, inbound: InboundMessage) -> Person | None:
         if inbound.channel == "sms":
-            return await session.scalar(_PERSON_BY_PHONE, {"phone": inbound.sender})
+            # Core, and the object built from the row: an ORM select costs twice as much.
+            connection = await session.connection()
+            row = (await connection.execute(_PERSON_BY_PHONE, {"phone": inbound.sender})).first()
+            return None if row is None else attach(session, as_loaded(Person, row))
         if inbound.channel == "telegram":
             return await session.scalar(
                 select(Person).where(Person.telegram_user_id == int(inbound.sender))

@@ -187,8 +187,7 @@ def _statement() -> Select[Any]:
         .outerjoin(_asked_action, _asked_action.c.id == _asked.c.action_id)
         .outerjoin(
             _invitations,
-            (_invitations.c.person_id == _people.c.id)
-            & _invitations.c.action_id.in_(open_actions),
+            (_invitations.c.person_id == _people.c.id) & _invitations.c.action_id.in_(open_actions),
         )
         .outerjoin(_actions, _actions.c.id == _invitations.c.action_id)
         .where(_people.c.id == bindparam("person_id"))
