@@ -23,7 +23,7 @@ from sqlalchemy import Insert, Table, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.handlers import Context, intent_name, parse, route
 from bot.handlers.base import Reply
@@ -130,27 +130,37 @@ class InboundPipeline:
         """Store, handle, answer. With ``inline_provider`` the replies are returned to the
         caller to deliver inline (TwiML) and recorded as sent through it; otherwise they are
         queued for the sender."""
-        stored = await self._store(message)
-        if isinstance(stored, int):
-            return InboundResult(stored, True, await self.replies_for(stored, replay=True))
-        inbound_id = stored.id  # a rollback expires ``stored``
-        self.metrics.count_inbound(message.channel)
-        try:
-            async with self.db.session() as session:
-                replies = await self._handle(session, stored, inline_provider)
-        except Exception as exc:
-            log.exception(
+        # One connection for both steps: one checkout from the pool, not two.
+        failed: Exception | None = None
+        async with self.db.checkout() as connection:
+            stored = await self._store(connection, message)
+            if isinstance(stored, int):
+                async with self.db.session_on(connection) as session:
+                    replayed = await self._replies(session, stored, replay=True)
+                return InboundResult(stored, True, replayed)
+            inbound_id = stored.id
+            self.metrics.count_inbound(message.channel)
+            try:
+                async with self.db.session_on(connection) as session:
+                    replies = await self._handle(session, stored, inline_provider)
+            except Exception as exc:
+                failed = exc
+        if failed is not None:
+            log.error(
                 "inbound message %s could not be handled",
                 inbound_id,
+                exc_info=failed,
                 extra={"inbound_id": inbound_id},
             )
-            await self._keep_failed(inbound_id, exc, inline_provider)
+            await self._keep_failed(inbound_id, failed, inline_provider)
             replies = await self.replies_for(inbound_id)
         for listener in self.on_handled:
             listener()
         return InboundResult(inbound_id, False, replies)
 
-    async def _store(self, message: IncomingText) -> InboundMessage | int:
+    async def _store(
+        self, connection: AsyncConnection, message: IncomingText
+    ) -> InboundMessage | int:
         """Step 1, committed on its own: the new row (detached), or the id of the row this
         message already has (a replay).
 
@@ -173,7 +183,7 @@ class InboundPipeline:
             "inbox_status": "none",
         }
         # Core on a connection, not an ORM session: one statement, no unit of work to set up.
-        async with self.db.connection() as connection:
+        async with connection.begin():
             insert = _STORE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
             row = (await connection.execute(insert, values)).first()
             if row is not None:
@@ -329,5 +339,10 @@ class InboundPipeline:
         """The replies written for ``inbound_id``; for a ``replay``, only those that may still
         reach their person."""
         async with self.db.session() as session:
-            query = _REPLAYABLE if replay else _REPLIES
-            return list(await session.scalars(query, {"inbound_id": inbound_id}))
+            return await self._replies(session, inbound_id, replay=replay)
+
+    async def _replies(
+        self, session: AsyncSession, inbound_id: int, *, replay: bool
+    ) -> list[OutboxMessage]:
+        query = _REPLAYABLE if replay else _REPLIES
+        return list(await session.scalars(query, {"inbound_id": inbound_id}))
