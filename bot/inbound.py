@@ -31,7 +31,9 @@ from config.clock import Clock
 from config.messages import channel_template
 from config.metrics import Metrics
 from config.settings import Settings
+from scheduler.reminders import ASKING_TEMPLATES
 from storage import keys
+from storage.conversation import NOTHING_OPEN, OpenState, open_state_by_phone
 from storage.db import Database, as_loaded, attach, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
 from storage.models.base import storable
@@ -198,7 +200,17 @@ class InboundPipeline:
         # ``inbound`` is the row as stored (step 1 returned every column), kept out of the
         # session: what handling sets on it is written by one Core UPDATE at the end.
         now = self.clock.now()
-        person, created = await self.resolve_person(session, inbound, now)
+        state: OpenState | None = None
+        found = None
+        if inbound.channel == "sms":
+            # The sender and what is open for them, on one read (the router's).
+            found = await open_state_by_phone(session, inbound.sender, now, asking=ASKING_TEMPLATES)
+        if found is not None:
+            (person, state), created = found, False
+        else:
+            person, created = await self.resolve_person(session, inbound, now)
+            if created:
+                state = NOTHING_OPEN  # nothing can be open for someone who did not exist
         intent = parse(inbound.body)
         inbound.person_id = person.id
         inbound.intent = intent_name(intent)
@@ -213,6 +225,7 @@ class InboundPipeline:
             inbound=inbound,
             new_person=created,
             rich=inbound.channel == "telegram",
+            state=state,
         )
         await route(ctx, intent)
         drafts = words(ctx.replies, inbound.channel)

@@ -118,11 +118,13 @@ def _slices(*parts: list[Any]) -> list[slice]:
     return found
 
 
-_C, _K, _AA, _I, _A = _slices(_CONTACT, _CAMPAIGN, _ASKED_ACTION, _INVITATION, _ACTION)
+_PERSON = columns_of(Person, _people)
+_C, _K, _AA, _I, _A, _P = _slices(_CONTACT, _CAMPAIGN, _ASKED_ACTION, _INVITATION, _ACTION, _PERSON)
 
 
-def _statement() -> Select[Any]:
-    """Built once (the router runs it for every YES): every value is a parameter."""
+def _statement(*, by_phone: bool = False) -> Select[Any]:
+    """Built once (the router runs it for every YES): every value is a parameter. ``by_phone``:
+    the person found by ``phone`` instead of ``person_id``, their own columns after the rest."""
     step = ListeningContact.__table__.alias("step")
     step_campaign = ListeningCampaign.__table__.alias("step_campaign")
     waiting_step = (
@@ -179,6 +181,7 @@ def _statement() -> Select[Any]:
             *_ASKED_ACTION,
             *_INVITATION,
             *_ACTION,
+            *(_PERSON if by_phone else ()),
         )
         .select_from(_people)
         .outerjoin(_contact, _contact.c.id == waiting_step)
@@ -190,12 +193,17 @@ def _statement() -> Select[Any]:
             (_invitations.c.person_id == _people.c.id) & _invitations.c.action_id.in_(open_actions),
         )
         .outerjoin(_actions, _actions.c.id == _invitations.c.action_id)
-        .where(_people.c.id == bindparam("person_id"))
+        .where(
+            _people.c.phone == bindparam("phone")
+            if by_phone
+            else _people.c.id == bindparam("person_id")
+        )
         .order_by(_actions.c.starts_at, _actions.c.id)
     )
 
 
 _OPEN_STATE = _statement()
+_OPEN_STATE_BY_PHONE = _statement(by_phone=True)
 
 
 def _loaded(session: AsyncSession, model: type[M], row: Any, where: slice) -> M | None:
@@ -213,18 +221,35 @@ async def open_state(
     """What is open for the person (the module docstring): one statement, one round trip.
     ``asking``: the templates that ask a person something about an action (the reminder
     ladder's, scheduler.reminders.ASKING_TEMPLATES)."""
+    rows = await _read(session, _OPEN_STATE, {"person_id": person_id}, now, asking)
+    return _state(session, rows)
+
+
+async def open_state_by_phone(
+    session: AsyncSession, phone: str, now: datetime, *, asking: Sequence[str]
+) -> tuple[Person, OpenState] | None:
+    """The person with this phone number and what is open for them, in the same one statement
+    (an SMS's sender is found and routed on one read); None when no one has the number."""
+    rows = await _read(session, _OPEN_STATE_BY_PHONE, {"phone": phone}, now, asking)
+    person = _loaded(session, Person, rows[0], _P) if rows else None
+    if person is None:
+        return None
+    return person, _state(session, rows)
+
+
+async def _read(
+    session: AsyncSession,
+    statement: Select[Any],
+    who: dict[str, Any],
+    now: datetime,
+    asking: Sequence[str],
+) -> list[Any]:
     connection = await session.connection()
-    rows = (
-        await connection.execute(
-            _OPEN_STATE,
-            {
-                "person_id": person_id,
-                "now": now,
-                "late_since": now - LATE_REPLY_WINDOW,
-                "asking": list(asking),
-            },
-        )
-    ).all()
+    params = {**who, "now": now, "late_since": now - LATE_REPLY_WINDOW, "asking": list(asking)}
+    return list((await connection.execute(statement, params)).all())
+
+
+def _state(session: AsyncSession, rows: list[Any]) -> OpenState:
     if not rows:
         return NOTHING_OPEN
     first = rows[0]
