@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, String, bindparam, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import as_loaded, attach, columns_of
@@ -122,9 +122,16 @@ _PERSON = columns_of(Person, _people)
 _C, _K, _AA, _I, _A, _P = _slices(_CONTACT, _CAMPAIGN, _ASKED_ACTION, _INVITATION, _ACTION, _PERSON)
 
 
-def _statement(*, by_phone: bool = False) -> Select[Any]:
-    """Built once (the router runs it for every YES): every value is a parameter. ``by_phone``:
-    the person found by ``phone`` instead of ``person_id``, their own columns after the rest."""
+def _one_of(column: Any, values: Sequence[str]) -> Any:
+    """``column IN (...)`` with one plain parameter per value: an expanding parameter (what
+    ``in_(list)`` makes) is rendered afresh for every execution."""
+    return column.in_([literal(v, String()) for v in values])
+
+
+def _statement(asking: tuple[str, ...], *, by_phone: bool = False) -> Select[Any]:
+    """Built once per ``asking`` (the router runs it for every YES): every value a parameter.
+    ``by_phone``: the person found by ``phone`` instead of ``person_id``, their own columns
+    after the rest."""
     step = ListeningContact.__table__.alias("step")
     step_campaign = ListeningCampaign.__table__.alias("step_campaign")
     waiting_step = (
@@ -144,14 +151,14 @@ def _statement(*, by_phone: bool = False) -> Select[Any]:
         .correlate(_people)
         .scalar_subquery()
     )
-    asking = OutboxMessage.__table__.alias("asking")
-    asking_at = func.coalesce(asking.c.sent_at, asking.c.not_before)
+    asked = OutboxMessage.__table__.alias("asking")
+    asked_at = func.coalesce(asked.c.sent_at, asked.c.not_before)
     last_asked = (
-        select(asking.c.id)
-        .where(asking.c.person_id == _people.c.id)
-        .where(asking.c.template.in_(bindparam("asking", expanding=True)))
-        .where(asking.c.status.in_(GONE))
-        .order_by(asking_at.desc(), asking.c.id.desc())
+        select(asked.c.id)
+        .where(asked.c.person_id == _people.c.id)
+        .where(_one_of(asked.c.template, asking))
+        .where(_one_of(asked.c.status, GONE))
+        .order_by(asked_at.desc(), asked.c.id.desc())
         .limit(1)
         .correlate(_people)
         .scalar_subquery()
@@ -202,8 +209,15 @@ def _statement(*, by_phone: bool = False) -> Select[Any]:
     )
 
 
-_OPEN_STATE = _statement()
-_OPEN_STATE_BY_PHONE = _statement(by_phone=True)
+_STATEMENTS: dict[tuple[tuple[str, ...], bool], Select[Any]] = {}
+
+
+def _open_state(asking: Sequence[str], by_phone: bool) -> Select[Any]:
+    key = (tuple(asking), by_phone)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = _statement(key[0], by_phone=by_phone)
+    return statement
 
 
 def _loaded(session: AsyncSession, model: type[M], row: Any, where: slice) -> M | None:
@@ -221,7 +235,7 @@ async def open_state(
     """What is open for the person (the module docstring): one statement, one round trip.
     ``asking``: the templates that ask a person something about an action (the reminder
     ladder's, scheduler.reminders.ASKING_TEMPLATES)."""
-    rows = await _read(session, _OPEN_STATE, {"person_id": person_id}, now, asking)
+    rows = await _read(session, _open_state(asking, False), {"person_id": person_id}, now)
     return _state(session, rows)
 
 
@@ -230,7 +244,7 @@ async def open_state_by_phone(
 ) -> tuple[Person, OpenState] | None:
     """The person with this phone number and what is open for them, in the same one statement
     (an SMS's sender is found and routed on one read); None when no one has the number."""
-    rows = await _read(session, _OPEN_STATE_BY_PHONE, {"phone": phone}, now, asking)
+    rows = await _read(session, _open_state(asking, True), {"phone": phone}, now)
     person = _loaded(session, Person, rows[0], _P) if rows else None
     if person is None:
         return None
@@ -242,10 +256,9 @@ async def _read(
     statement: Select[Any],
     who: dict[str, Any],
     now: datetime,
-    asking: Sequence[str],
 ) -> list[Any]:
     connection = await session.connection()
-    params = {**who, "now": now, "late_since": now - LATE_REPLY_WINDOW, "asking": list(asking)}
+    params = {**who, "now": now, "late_since": now - LATE_REPLY_WINDOW}
     return list((await connection.execute(statement, params)).all())
 
 
