@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.util import await_
 
 from config.phones import redact_phones
 
@@ -147,7 +148,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver (InlineSQLite): through exec_driver_sql, SQLAlchemy's whole
+        # statement machinery ran for these two words, twice a message on the inbound path.
+        try:
+            await_(connection.connection.driver_connection.begin_immediate())
+        except sqlite3.Error as error:
+            # Wrapped as SQLAlchemy wraps a statement's error (a busy database past the
+            # timeout is an OperationalError that storage.db.is_unavailable recognises).
+            raise exc.DBAPIError.instance("BEGIN IMMEDIATE", (), error, sqlite3.Error) from error
 
 
 async def _unless_busy(retriable: bool, call: Callable[[], T]) -> T:
@@ -268,6 +276,11 @@ class InlineSQLite:
 
     async def execute(self, sql: str, parameters: Any = ()) -> _InlineCursor:
         return await self.cursor().execute(sql, parameters)
+
+    async def begin_immediate(self) -> None:
+        """Start a write transaction (the lock taken now, not at the first write); a busy
+        database is waited for, as for any statement outside a transaction."""
+        await _unless_busy(True, lambda: self._conn.execute("BEGIN IMMEDIATE").close())
 
     async def commit(self) -> None:
         await _unless_busy(True, self._conn.commit)
