@@ -184,8 +184,9 @@ class InboundPipeline:
             "received_at": now,
             "inbox_status": "none",
         }
-        # Core on a connection, not an ORM session: one statement, no unit of work to set up.
-        async with connection.begin():
+        # Core on a connection, not an ORM session: one statement, no unit of work to set up,
+        # committed as it runs.
+        async with self.db.each_committed(connection):
             insert = _STORE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
             row = (await connection.execute(insert, values)).first()
             if row is not None:

@@ -416,6 +416,24 @@ class Database:
             await connection.close()
 
     @asynccontextmanager
+    async def each_committed(self, connection: AsyncConnection) -> AsyncIterator[None]:
+        """Statements on a connection from :meth:`checkout`, each one committed as it runs
+        (for a block of one write: the inbound store). On PostgreSQL in autocommit mode: no
+        BEGIN and COMMIT round trips around the one statement; on SQLite in one short write
+        transaction (BEGIN IMMEDIATE ... COMMIT, all local)."""
+        if self.is_sqlite:
+            async with connection.begin():
+                yield
+            return
+        default = connection.default_isolation_level
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            async with connection.begin():
+                yield
+        finally:
+            await connection.execution_options(isolation_level=default)
+
+    @asynccontextmanager
     async def session_on(self, connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
         """A unit of work on a connection from :meth:`checkout` (not in a transaction): commits
         if the block succeeds, rolls back if it raises; the connection stays open."""
