@@ -17,12 +17,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Insert, bindparam, or_, select
+from sqlalchemy import Insert, Table, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.handlers import Context, intent_name, parse, route
 from bot.handlers.base import Reply
@@ -31,8 +32,10 @@ from config.messages import channel_template
 from config.metrics import Metrics
 from config.settings import Settings
 from scheduler.outbound import held_back
+from scheduler.reminders import ASKING_TEMPLATES
 from storage import keys
-from storage.db import Database, as_loaded, every_column
+from storage.conversation import NOTHING_OPEN, OpenState, open_state_by_phone
+from storage.db import Database, as_loaded, attach, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
 from storage.models.base import storable
 from storage.outbox import REACHES_OPTED_OUT, Draft, Envelope, enqueue
@@ -57,7 +60,20 @@ _STORED_ID = (
     .where(InboundMessage.provider == bindparam("provider"))
     .where(InboundMessage.provider_id == bindparam("provider_id"))
 )
-_PERSON_BY_PHONE = select(Person).where(Person.phone == bindparam("phone"))
+_PEOPLE = cast(Table, Person.__table__)
+_PERSON_BY_PHONE = select(*every_column(Person)).where(_PEOPLE.c.phone == bindparam("phone"))
+_INBOUND = cast(Table, InboundMessage.__table__)
+# What handling sets on the stored message, written once at the end.
+_HANDLED = (
+    update(_INBOUND)
+    .where(_INBOUND.c.id == bindparam("b_id"))
+    .values(
+        person_id=bindparam("b_person_id"),
+        intent=bindparam("b_intent"),
+        handled_at=bindparam("b_handled_at"),
+        inbox_status=bindparam("b_inbox_status"),
+    )
+)
 _REPLIES = (
     select(OutboxMessage)
     .where(OutboxMessage.in_reply_to_id == bindparam("inbound_id"))
@@ -118,27 +134,37 @@ class InboundPipeline:
         """Store, handle, answer. With ``inline_provider`` the replies are returned to the
         caller to deliver inline (TwiML) and recorded as sent through it; otherwise they are
         queued for the sender."""
-        stored = await self._store(message)
-        if isinstance(stored, int):
-            return InboundResult(stored, True, await self.replies_for(stored, replay=True))
-        inbound_id = stored.id  # a rollback expires ``stored``
-        self.metrics.count_inbound(message.channel)
-        try:
-            async with self.db.session() as session:
-                replies = await self._handle(session, stored, inline_provider)
-        except Exception as exc:
-            log.exception(
+        # One connection for both steps: one checkout from the pool, not two.
+        failed: Exception | None = None
+        async with self.db.checkout() as connection:
+            stored = await self._store(connection, message)
+            if isinstance(stored, int):
+                async with self.db.session_on(connection) as session:
+                    replayed = await self._replies(session, stored, replay=True)
+                return InboundResult(stored, True, replayed)
+            inbound_id = stored.id
+            self.metrics.count_inbound(message.channel)
+            try:
+                async with self.db.session_on(connection) as session:
+                    replies = await self._handle(session, stored, inline_provider)
+            except Exception as exc:
+                failed = exc
+        if failed is not None:
+            log.error(
                 "inbound message %s could not be handled",
                 inbound_id,
+                exc_info=failed,
                 extra={"inbound_id": inbound_id},
             )
-            await self._keep_failed(inbound_id, exc, inline_provider)
+            await self._keep_failed(inbound_id, failed, inline_provider)
             replies = await self.replies_for(inbound_id)
         for listener in self.on_handled:
             listener()
         return InboundResult(inbound_id, False, replies)
 
-    async def _store(self, message: IncomingText) -> InboundMessage | int:
+    async def _store(
+        self, connection: AsyncConnection, message: IncomingText
+    ) -> InboundMessage | int:
         """Step 1, committed on its own: the new row (detached), or the id of the row this
         message already has (a replay).
 
@@ -160,8 +186,9 @@ class InboundPipeline:
             "received_at": now,
             "inbox_status": "none",
         }
-        # Core on a connection, not an ORM session: one statement, no unit of work to set up.
-        async with self.db.connection() as connection:
+        # Core on a connection, not an ORM session: one statement, no unit of work to set up,
+        # committed as it runs.
+        async with self.db.each_committed(connection):
             insert = _STORE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
             row = (await connection.execute(insert, values)).first()
             if row is not None:
@@ -173,10 +200,20 @@ class InboundPipeline:
     async def _handle(
         self, session: AsyncSession, inbound: InboundMessage, inline_provider: str | None
     ) -> list[OutboxMessage]:
-        # Attached as it was stored (step 1 returned every column): no read-back.
-        session.add(inbound)
+        # ``inbound`` is the row as stored (step 1 returned every column), kept out of the
+        # session: what handling sets on it is written by one Core UPDATE at the end.
         now = self.clock.now()
-        person, created = await self.resolve_person(session, inbound, now)
+        state: OpenState | None = None
+        found = None
+        if inbound.channel == "sms":
+            # The sender and what is open for them, on one read (the router's).
+            found = await open_state_by_phone(session, inbound.sender, now, asking=ASKING_TEMPLATES)
+        if found is not None:
+            (person, state), created = found, False
+        else:
+            person, created = await self.resolve_person(session, inbound, now)
+            if created:
+                state = NOTHING_OPEN  # nothing can be open for someone who did not exist
         intent = parse(inbound.body)
         inbound.person_id = person.id
         inbound.intent = intent_name(intent)
@@ -191,10 +228,22 @@ class InboundPipeline:
             inbound=inbound,
             new_person=created,
             rich=inbound.channel == "telegram",
+            state=state,
         )
         await route(ctx, intent)
         drafts = words(ctx.replies, inbound.channel)
         replies = await self.write_replies(session, person, inbound, drafts, now, inline_provider)
+        connection = await session.connection()
+        await connection.execute(
+            _HANDLED,
+            {
+                "b_id": inbound.id,
+                "b_person_id": inbound.person_id,
+                "b_intent": inbound.intent,
+                "b_handled_at": inbound.handled_at,
+                "b_inbox_status": inbound.inbox_status,
+            },
+        )
         log.info(
             "inbound %s from person %s: %s, %d repl%s",
             inbound.id,
@@ -275,7 +324,10 @@ class InboundPipeline:
 
     async def find_person(self, session: AsyncSession, inbound: InboundMessage) -> Person | None:
         if inbound.channel == "sms":
-            return await session.scalar(_PERSON_BY_PHONE, {"phone": inbound.sender})
+            # Core, and the object built from the row: an ORM select costs twice as much.
+            connection = await session.connection()
+            row = (await connection.execute(_PERSON_BY_PHONE, {"phone": inbound.sender})).first()
+            return None if row is None else attach(session, as_loaded(Person, row))
         if inbound.channel == "telegram":
             return await session.scalar(
                 select(Person).where(Person.telegram_user_id == int(inbound.sender))
@@ -311,5 +363,10 @@ class InboundPipeline:
         """The replies written for ``inbound_id``; for a ``replay``, only those that may still
         reach their person."""
         async with self.db.session() as session:
-            query = _REPLAYABLE if replay else _REPLIES
-            return list(await session.scalars(query, {"inbound_id": inbound_id}))
+            return await self._replies(session, inbound_id, replay=replay)
+
+    async def _replies(
+        self, session: AsyncSession, inbound_id: int, *, replay: bool
+    ) -> list[OutboxMessage]:
+        query = _REPLAYABLE if replay else _REPLIES
+        return list(await session.scalars(query, {"inbound_id": inbound_id}))

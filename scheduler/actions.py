@@ -21,9 +21,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, Table, bindparam, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from config.settings import Settings
 from scheduler.outbound import (
@@ -459,6 +461,22 @@ async def commit(
     )
 
 
+# The RSVP write is on the inbound hot path (every YES / NO / MAYBE): two Core statements, built
+# once, instead of the ORM's unit of work at commit.
+_INVITATIONS = cast(Table, Invitation.__table__)
+_SET_RSVP = (
+    update(_INVITATIONS)
+    .where(_INVITATIONS.c.id == bindparam("b_id"))
+    .values(
+        response=bindparam("b_response"),
+        guests=bindparam("b_guests"),
+        responded_at=bindparam("b_at"),
+        channel=bindparam("b_channel"),
+    )
+)
+_ADD_RSVP_EVENT = insert(cast(Table, RsvpEvent.__table__))
+
+
 async def record_rsvp(
     session: AsyncSession,
     invitation: Invitation,
@@ -471,33 +489,78 @@ async def record_rsvp(
 ) -> None:
     """Set the current RSVP and keep the history row (an SMS reply, Telegram's RSVP buttons).
     ``guests`` None (a YES without a number) keeps the guests of an earlier YES; NO and MAYBE
-    clear them."""
+    clear them. The live counters move in the same transaction.
+
+    An invitation already in the database is written at once with Core, and the object is
+    given the same values as committed ones (so the session has nothing left to flush for
+    it); a new one (a walk-in tapping a group's card) goes through the ORM."""
     before = (invitation.response, invitation.guests)
-    invitation.response = response
     if response != "yes":
-        invitation.guests = 0
-    elif guests is not None:
+        guests = 0
+    elif guests is None:
+        guests = invitation.guests
+    if not inspect(invitation).persistent or invitation.id is None:
+        invitation.response = response
         invitation.guests = guests
-    invitation.responded_at = now
-    invitation.channel = channel
-    session.add(
-        RsvpEvent(
-            invitation_id=invitation.id,
-            response=response,
-            guests=invitation.guests,
-            channel=channel,
-            inbound_id=inbound_id,
-            at=now,
+        invitation.responded_at = now
+        invitation.channel = channel
+        session.add(
+            RsvpEvent(
+                invitation_id=invitation.id,
+                response=response,
+                guests=guests,
+                channel=channel,
+                inbound_id=inbound_id,
+                at=now,
+            )
         )
-    )
+    else:
+        await _write_rsvp(session, invitation, response, guests, channel, inbound_id, now)
     await counters.rsvp_changed(
-        session,
-        invitation.action_id,
-        invitation.person_id,
-        before,
-        (invitation.response, invitation.guests),
-        now,
+        session, invitation.action_id, invitation.person_id, before, (response, guests), now
     )
+
+
+async def _write_rsvp(
+    session: AsyncSession,
+    invitation: Invitation,
+    response: str,
+    guests: int,
+    channel: str,
+    inbound_id: int | None,
+    now: datetime,
+) -> None:
+    """The RSVP of an invitation already stored, with Core: the row, its history, and the
+    object's committed values (so the session has nothing left to flush for it)."""
+    connection = await session.connection()
+    await connection.execute(
+        _SET_RSVP,
+        {
+            "b_id": invitation.id,
+            "b_response": response,
+            "b_guests": guests,
+            "b_at": now,
+            "b_channel": channel,
+        },
+    )
+    await connection.execute(
+        _ADD_RSVP_EVENT,
+        {
+            "invitation_id": invitation.id,
+            "response": response,
+            "guests": guests,
+            "channel": channel,
+            "inbound_id": inbound_id,
+            "at": now,
+        },
+    )
+    for key, value in (
+        ("response", response),
+        ("guests", guests),
+        ("responded_at", now),
+        ("channel", channel),
+    ):
+        set_committed_value(invitation, key, value)
 
 
 async def check_in(

@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import event, exc, inspect
 from sqlalchemy.engine import ExceptionContext
@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.util import await_
 
 from config.phones import redact_phones
 
@@ -147,7 +148,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver (InlineSQLite): through exec_driver_sql, SQLAlchemy's whole
+        # statement machinery ran for these two words, twice a message on the inbound path.
+        try:
+            await_(connection.connection.driver_connection.begin_immediate())
+        except sqlite3.Error as error:
+            # Wrapped as SQLAlchemy wraps a statement's error (a busy database past the
+            # timeout is an OperationalError that storage.db.is_unavailable recognises).
+            raise exc.DBAPIError.instance("BEGIN IMMEDIATE", (), error, sqlite3.Error) from error
 
 
 async def _unless_busy(retriable: bool, call: Callable[[], T]) -> T:
@@ -269,6 +277,11 @@ class InlineSQLite:
     async def execute(self, sql: str, parameters: Any = ()) -> _InlineCursor:
         return await self.cursor().execute(sql, parameters)
 
+    async def begin_immediate(self) -> None:
+        """Start a write transaction (the lock taken now, not at the first write); a busy
+        database is waited for, as for any statement outside a transaction."""
+        await _unless_busy(True, lambda: self._conn.execute("BEGIN IMMEDIATE").close())
+
     async def commit(self) -> None:
         await _unless_busy(True, self._conn.commit)
 
@@ -306,9 +319,33 @@ def every_column(model: type[Any]) -> list[Any]:
 def as_loaded(model: type[M], row: Sequence[Any]) -> M:
     """The ORM object for a row just written with ``RETURNING`` :func:`every_column`, as if it
     had been read back: detached with every attribute loaded, so ``session.add()`` makes it
-    persistent without a SELECT (a hot path's read-back costs as much as its write)."""
-    obj = model(**{key: row[i] for i, (key, _) in enumerate(_column_keys(model))})
+    persistent without a SELECT (a hot path's read-back costs as much as its write).
+
+    Built as the ORM's own loader builds one (a new instance, its values put straight into its
+    state's dict, committed): the model's constructor would fire an attribute event for every
+    column, which costs several times as much."""
+    obj: M = inspect(model).class_manager.new_instance()
+    values = obj.__dict__
+    for i, (key, _) in enumerate(_column_keys(model)):
+        values[key] = row[i]
     make_transient_to_detached(obj)
+    return obj
+
+
+def columns_of(model: type[Any], table: Any) -> list[Any]:
+    """:func:`every_column` of ``model`` taken from ``table`` (an alias of the model's table),
+    in the order :func:`as_loaded` reads them."""
+    return [table.c[column.name] for _, column in _column_keys(model)]
+
+
+def attach(session: AsyncSession, obj: M) -> M:
+    """Put an object built by :func:`as_loaded` into ``session`` as if the session had read it:
+    the one already there for the same row if the session holds it, else this one."""
+    state = inspect(obj)
+    held = session.sync_session.identity_map.get(state.key)
+    if held is not None:
+        return cast(M, held)
+    session.add(obj)
     return obj
 
 
@@ -362,6 +399,50 @@ class Database:
                 yield connection
         finally:
             await connection.close()
+
+    @asynccontextmanager
+    async def checkout(self) -> AsyncIterator[AsyncConnection]:
+        """One connection for several transactions in a row (begin each on it, or open
+        :meth:`session_on` it): one checkout from the pool instead of one per transaction (on
+        PostgreSQL each checkout is also a round trip: the pool's pre-ping)."""
+        if not self.is_sqlite:
+            async with self.engine.connect() as connection:
+                yield connection
+            return
+        connection = await self.engine.connect()  # closed directly, as in session()
+        try:
+            yield connection
+        finally:
+            await connection.close()
+
+    @asynccontextmanager
+    async def each_committed(self, connection: AsyncConnection) -> AsyncIterator[None]:
+        """Statements on a connection from :meth:`checkout`, each one committed as it runs
+        (for a block of one write: the inbound store). On PostgreSQL in autocommit mode: no
+        BEGIN and COMMIT round trips around the one statement; on SQLite in one short write
+        transaction (BEGIN IMMEDIATE ... COMMIT, all local)."""
+        if self.is_sqlite:
+            async with connection.begin():
+                yield
+            return
+        default = connection.default_isolation_level
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            async with connection.begin():
+                yield
+        finally:
+            await connection.execution_options(isolation_level=default)
+
+    @asynccontextmanager
+    async def session_on(self, connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+        """A unit of work on a connection from :meth:`checkout` (not in a transaction): commits
+        if the block succeeds, rolls back if it raises; the connection stays open."""
+        session = self.sessionmaker(bind=connection)
+        try:
+            async with session.begin():
+                yield session
+        finally:
+            await session.close()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
