@@ -285,3 +285,31 @@ async def test_the_cli_makes_lists_and_revokes_links(
     assert "revoked" in (await invoke("links", a.action.slug)).output
     assert (await invoke("revoke", "999")).exit_code == 1
     assert (await invoke("link", "no-such-action")).exit_code == 1
+
+
+async def test_a_link_opens_only_its_kind_and_only_while_live(
+    db: Database, clock: FakeClock
+) -> None:
+    now = clock.now()
+    async with db.session() as s:
+        action = await f.action(s, now)
+        link, token = await links.create_link(
+            s, kind="board", action_id=action.id, now=now, expires_at=now + timedelta(hours=1)
+        )
+        assert link.token_hash == links.token_hash(token) and len(token) == 43
+        assert await links.open_link(s, token, "board", now) is not None
+        assert await links.open_link(s, token, ("board", "steward"), now) is not None
+        assert await links.open_link(s, token, "steward", now) is None
+        assert await links.open_link(s, token, "board", now + timedelta(hours=2)) is None
+        assert await links.open_link(s, token[:-1] + "!", "board", now) is None
+        assert await links.open_link(s, token.swapcase(), "board", now) is None
+        revoked = await links.revoke_link(s, link.id, now)
+        assert revoked is not None and revoked.revoked_at == now
+        assert await links.open_link(s, token, "board", now) is None
+        assert await links.revoke_link(s, link.id + 1, now) is None
+        try:
+            await links.create_link(s, kind="admin", action_id=action.id, now=now)
+        except links.LinkError as exc:
+            assert "unknown kind" in str(exc)
+        else:
+            raise AssertionError("an unknown kind was accepted")

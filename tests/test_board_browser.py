@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from tests import test_console_browser as browser
+from tests.console import latest_code
 from tests.test_board import assembly, make_link
 from tests.test_console_browser import AXE_URL_PATH, Server, check
 from tests.twilio_signing import encode, inbound_form, sign
@@ -108,3 +109,25 @@ async def test_a_here_moves_the_open_board_and_the_steward_runs_the_roll_call(
     await page.goto(f"{server.base}/board/{board}/results")
     assert "We brought 6" in await page.locator(".results-headline").inner_text()
     await check(page, "board-results")
+
+
+async def test_an_organiser_makes_and_revokes_a_board_link(server: Server, page: Any) -> None:
+    a = await assembly(server.db, server.clock)
+    await page.goto(f"{server.base}/sign-in")
+    await page.get_by_label("What is your mobile phone number?").fill("07700 900011")  # Ruth
+    await page.get_by_role("button", name="Send me a code").click()
+    await page.wait_for_url("**/sign-in/code")
+    await page.get_by_label("Enter the code we sent you").fill(await latest_code(server.db))
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(server.base + "/")
+    await page.get_by_role("link", name="Board and steward links").first.click()
+    await page.wait_for_url(f"**/actions/{a.action.slug}/board")
+    await page.get_by_label("Label (optional)").fill("Projector")
+    await page.get_by_role("button", name="Make a link").click()
+    await page.wait_for_selector(".new-link")
+    await check(page, "board-links")
+    address = await page.locator(".new-link a").inner_text()
+    await page.get_by_role("button", name="Revoke").first.click()
+    await page.wait_for_selector("text=Revoked")
+    response = await page.goto(address)
+    assert response is not None and response.status == 404

@@ -250,6 +250,7 @@ async def _links_page(
         found = await links.links_for(session, action.id, BOARD_KINDS)
     now = request.app[CLOCK].now()
     base = request.app[SETTINGS].public_url.rstrip("/")
+    zone = ZoneInfo(request.app[SETTINGS].default_timezone)
     new_link = None
     if made is not None:
         link, token = made
@@ -267,7 +268,7 @@ async def _links_page(
                     "kind": KIND_LABELS[link.kind],
                     "label": link.label,
                     "live": links.is_live(link, now),
-                    "made": _local(link.created_at, request.app[SETTINGS]),
+                    "made": link.created_at.astimezone(zone).strftime("%a %d %b, %H:%M"),
                 }
                 for link in found
             ],
