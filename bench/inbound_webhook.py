@@ -21,9 +21,8 @@ signed before the clock starts, so it costs a few microseconds a request. After 
 database is checked: every MessageSid answered 200 is stored exactly once and handled without
 error, every message has its replies (unless the sender had opted out), the TwiML counts match
 the outbox, and every replay got byte-for-byte the first answer. Then ``--breakdown`` more
-messages go through InboundPipeline.receive one at a time in this process, each step timed
-(CPU time of this process):
-where the time goes.
+messages go through InboundPipeline.receive one at a time in this process, each step's CPU
+time counted: where the time goes.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@
    for the channel and written to the outbox, in one transaction.
 3. If that fails, the message is still kept, marked with the error and put in the organiser
    inbox, and the person gets a short acknowledgement: never silence, never an error.
+
+Steps 1 and 2 are two transactions on one pooled connection, and the hot statements are Core
+(the store, the one read of the sender and what is open for them, the RSVP write, the replies,
+the message's update): docs/benchmarks.md, "Inbound webhook".
 """
 
 from __future__ import annotations
@@ -244,10 +248,11 @@ class InboundPipeline:
                 "b_inbox_status": inbound.inbox_status,
             },
         )
+        # The ids go as fields only: every digit in a message is run through the phone number
+        # matcher before the line is written (config/logs.py), and that costs more than the
+        # line itself.
         log.info(
-            "inbound %s from person %s: %s, %d repl%s",
-            inbound.id,
-            person.id,
+            "inbound handled: %s, %d repl%s",
             inbound.intent,
             len(drafts),
             "y" if len(drafts) == 1 else "ies",

@@ -25,8 +25,11 @@ GSM7_SINGLE, GSM7_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
 
 
+GSM7 = GSM7_BASIC | GSM7_EXTENDED
+
+
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text)
+    return GSM7.issuperset(text)
 
 
 def count_segments(text: str) -> int:
@@ -34,8 +37,16 @@ def count_segments(text: str) -> int:
     if not text:
         return 0
     if is_gsm7(text):
+        # Set operations and str.count run in C: every reply is counted on the inbound path.
+        doubled = sum(text.count(ch) for ch in GSM7_EXTENDED.intersection(text))
+        if len(text) + doubled <= GSM7_SINGLE:
+            return 1
         septets = (2 if ch in GSM7_EXTENDED else 1 for ch in text)
         return _parts(septets, GSM7_SINGLE, GSM7_PART)
+    if len(text) <= UCS2_SINGLE // 2 or (
+        len(text) <= UCS2_SINGLE and all(ord(ch) <= 0xFFFF for ch in text)
+    ):
+        return 1
     units = (2 if ord(ch) > 0xFFFF else 1 for ch in text)
     return _parts(units, UCS2_SINGLE, UCS2_PART)
 
