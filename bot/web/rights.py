@@ -22,7 +22,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import error_page, render, see_other, signed_in
+from bot.web.pages import add_nav, error_page, render, see_other, signed_in
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.phones import mask_phone
@@ -388,3 +388,4 @@ async def consent_record(request: web.Request, viewer: Viewer) -> web.StreamResp
 
 def install(app: web.Application) -> None:
     app.router.add_routes(routes)
+    add_nav(app, "Audit", "console.audit", 80, organiser_only=True)
