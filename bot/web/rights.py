@@ -307,6 +307,7 @@ SOURCE_NAMES = {
     "organiser": "Told an organiser",
     "telegram": "Linked Telegram",
     "face_to_face": "Met face to face (not asked)",
+    "door": "Agreed at the door",
     "erased": "Erased",
     "backfill": "When history began",
 }
