@@ -54,15 +54,21 @@ def links(html: str) -> set[str]:
     }
 
 
-async def every_link_opens(browser: Browser, pages: list[str]) -> set[str]:
-    seen: set[str] = set()
-    for page in pages:
-        found = await browser.get(page)
-        assert found.status == 200, (page, found.status)
-        for href in sorted(links(found.text) - seen):
-            seen.add(href)
-            opened = await browser.get(href)
-            assert opened.status == 200, (page, href, opened.status, opened.text[:400])
+async def every_link_opens(browser: Browser, pages: list[str], depth: int = 2) -> set[str]:
+    """Open ``pages``, then every link they offer, and the links those offer (``depth``
+    steps): each must open (200), never a 403 or a 404."""
+    seen: set[str] = set(pages)
+    level = list(pages)
+    for _ in range(depth + 1):
+        found: list[str] = []
+        for page in level:
+            opened = await browser.get(page)
+            assert opened.status == 200, (page, opened.status, opened.text[:400])
+            if "html" in opened.headers.get("Content-Type", ""):
+                fresh = sorted(links(opened.text) - seen)
+                seen.update(fresh)
+                found.extend(fresh)
+        level = found
     return seen
 
 
