@@ -121,4 +121,7 @@ async def test_the_person_page_shows_the_young_person_mark(
     browser = Browser(web, console_settings)
     await browser.sign_in(db, "07700 900011")
     page = await browser.get(f"/people/{people.grace.id}")
-    assert "Young person</strong> under 16: no adult consent yet (not messaged)" in page.text
+    assert (
+        "<dt>Young person</dt><dd><strong>Under 16: no adult consent yet (not messaged)</strong>"
+        in page.text
+    )
