@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.phones import BadPhone, normalise_phone
 from config.settings import LANGUAGES, Settings
 from scheduler.actions import check_in
-from storage import audit
+from storage import audit, consent
 from storage.models import Action, Institution, Person
 from storage.people import add_membership, new_person, person_by_phone
 
@@ -135,7 +135,7 @@ async def walk_in(
             # STOP stands until they text START themselves: a tick at the door does not undo it.
             notes.append("They opted out of texts earlier: they get none until they text START.")
         elif person.consent != "opted_in":
-            person.consent, person.consent_source, person.consent_at = "opted_in", "door", now
+            consent.change(session, person, "opted_in", source="door", channel="web", at=now)
     if given.institution_id is not None:
         await add_membership(session, person.id, given.institution_id, role="member", now=now)
     done = await check_in(session, action.id, person.id, source="door", now=now)

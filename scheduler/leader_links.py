@@ -27,7 +27,14 @@ from storage import keys
 from storage.audit import Actor, record
 from storage.institutions import match_institution
 from storage.leader_links import LINK_PATH, OpenLink, create_link, default_expiry, revoke
-from storage.models import Action, Invitation, LeaderLink, Membership, OutboxMessage, Person
+from storage.models import (
+    Action,
+    CapabilityLink,
+    Invitation,
+    Membership,
+    OutboxMessage,
+    Person,
+)
 from storage.outbox import Draft
 from storage.roles import institutions_led, roles_of
 
@@ -41,7 +48,7 @@ class LinkError(ValueError):
 
 @dataclass(frozen=True)
 class MadeLink:
-    link: LeaderLink
+    link: CapabilityLink
     url: str
     leader: Person
     institution: str
@@ -96,6 +103,7 @@ async def make_link(
         institution_id=chosen.id,
         expires_at=expiry,
         now=now,
+        created_by_id=actor.person_id,
     )
     await record(
         session,

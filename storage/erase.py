@@ -264,8 +264,7 @@ async def _own_rows(session: AsyncSession, report: Erasure, s: Subject, now: dat
     for table in ("console_sessions", "sign_in_codes", "sign_in_attempts", "pending_questions"):
         await _delete(session, report, table, _t(table).c.person_id == s.person_id)
     # Links made for them, a spreadsheet still waiting with their number, texts given to them:
-    for table in ("leader_links", "console_uploads"):
-        await _delete(session, report, table, _finder(table)(s))
+    await _delete(session, report, "console_uploads", _finder("console_uploads")(s))
     links = _t("capability_links")
     await _delete(session, report, "capability_links", links.c.person_id == s.person_id)
     await _set(

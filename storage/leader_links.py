@@ -1,39 +1,30 @@
 """Leader links: a leader's own page for one action and one institution they lead, without an
-account (bot/web/leader_link.py shows it). Rows only; who may have one is storage.roles.
+account (bot/web/leader_link.py shows it). Who may have one is storage.roles.
 
-The token is 32 random bytes (URL-safe base64) made here and shown once, in the URL; only its
+A leader link is a capability link (storage/links.py, the one table ``capability_links``) of
+kind "leader", with the leader in ``person_id`` and the institution in ``institution_id``: the
+token is 32 random bytes (URL-safe base64) made there and shown once, in the URL; only its
 SHA-256 is stored, so a copy of the database opens no page. A link works until it expires
 (by default two days after the action ends: the headcount is entered at the door) and never
-after it is revoked. Part A of issue 11 has a generic capability-link table (storage/links.py);
-this one may be folded into it later.
+after it is revoked.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Action, Institution, Invitation, LeaderLink, Membership, Person
+from storage import links
+from storage.models import Action, CapabilityLink, Institution, Invitation, Membership, Person
 
+KIND = "leader"
 # After the action ends, the link still works this long (late headcounts, the chase list).
 AFTER_THE_ACTION = timedelta(days=2)
-TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 LINK_PATH = "/leader/"
 NO_NAME = "(no name)"  # how the chase list shows someone we have no name for
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def default_expiry(action: Action) -> datetime:
@@ -48,27 +39,26 @@ async def create_link(
     institution_id: int,
     expires_at: datetime,
     now: datetime,
-) -> tuple[LeaderLink, str]:
+    created_by_id: int | None = None,
+) -> tuple[CapabilityLink, str]:
     """A new link and its token (the token is not kept: show it once)."""
-    token = new_token()
-    link = LeaderLink(
-        token_hash=token_hash(token),
-        person_id=person_id,
+    return await links.create_link(
+        session,
+        kind=KIND,
         action_id=action_id,
         institution_id=institution_id,
-        created_at=now,
+        person_id=person_id,
+        created_by_id=created_by_id,
         expires_at=expires_at,
+        now=now,
     )
-    session.add(link)
-    await session.flush()
-    return link, token
 
 
 @dataclass(frozen=True)
 class OpenLink:
     """A link that works now, with what its page is about."""
 
-    link: LeaderLink
+    link: CapabilityLink
     leader: Person
     action: Action
     institution: Institution
@@ -76,44 +66,48 @@ class OpenLink:
 
 async def open_link(session: AsyncSession, token: str, now: datetime) -> OpenLink | None:
     """The link ``token`` opens, if it still works (not revoked, not expired); else None: a
-    wrong, revoked or expired token all look the same."""
-    if not TOKEN.fullmatch(token):
+    wrong, revoked or expired token, or another kind of link's, all look the same."""
+    if not links.TOKEN.fullmatch(token):
         return None
     row = (
         await session.execute(
-            select(LeaderLink, Person, Action, Institution)
-            .join(Person, Person.id == LeaderLink.person_id)
-            .join(Action, Action.id == LeaderLink.action_id)
-            .join(Institution, Institution.id == LeaderLink.institution_id)
-            .where(LeaderLink.token_hash == token_hash(token))
+            select(CapabilityLink, Person, Action, Institution)
+            .join(Person, Person.id == CapabilityLink.person_id)
+            .join(Action, Action.id == CapabilityLink.action_id)
+            .join(Institution, Institution.id == CapabilityLink.institution_id)
+            .where(CapabilityLink.token_hash == links.token_hash(token))
+            .where(CapabilityLink.kind == KIND)
         )
     ).first()
     if row is None:
         return None
     link, person, action, institution = row
-    if link.revoked_at is not None or link.expires_at <= now:
+    if not links.is_live(link, now):
         return None
     return OpenLink(link, person, action, institution)
 
 
-async def links_for(session: AsyncSession, action_id: int) -> list[tuple[LeaderLink, str, str]]:
-    """Every link of an action, newest first, with the leader's and the institution's names."""
+async def links_for(session: AsyncSession, action_id: int) -> list[tuple[CapabilityLink, str, str]]:
+    """Every leader link of an action, newest first, with the leader's and the institution's
+    names."""
     rows = await session.execute(
-        select(LeaderLink, Person.name, Institution.name)
-        .join(Person, Person.id == LeaderLink.person_id)
-        .join(Institution, Institution.id == LeaderLink.institution_id)
-        .where(LeaderLink.action_id == action_id)
-        .order_by(LeaderLink.id.desc())
+        select(CapabilityLink, Person.name, Institution.name)
+        .join(Person, Person.id == CapabilityLink.person_id)
+        .join(Institution, Institution.id == CapabilityLink.institution_id)
+        .where(CapabilityLink.action_id == action_id)
+        .where(CapabilityLink.kind == KIND)
+        .order_by(CapabilityLink.id.desc())
     )
     return [(link, person, institution) for link, person, institution in rows]
 
 
-async def revoke(session: AsyncSession, link_id: int, now: datetime) -> LeaderLink | None:
-    """Stop a link working (already revoked: unchanged). None when there is no such link."""
-    link = await session.get(LeaderLink, link_id)
-    if link is not None and link.revoked_at is None:
-        link.revoked_at = now
-    return link
+async def revoke(session: AsyncSession, link_id: int, now: datetime) -> CapabilityLink | None:
+    """Stop a leader link working (already revoked: unchanged). None when there is no such
+    leader link (a board or steward link is not revoked here)."""
+    link = await session.get(CapabilityLink, link_id)
+    if link is None or link.kind != KIND:
+        return None
+    return await links.revoke_link(session, link_id, now)
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,6 @@ HOLDINGS: tuple[tuple[str, str, Finder], ...] = (
         _person("inbox_assignments", "assigned_to_id", "assigned_by_id"),
     ),
     ("console_uploads", "a waiting spreadsheet carrying their number", _uploads),
-    ("leader_links", "person_id", _person("leader_links", "person_id")),
     ("pending_questions", "person_id", _person("pending_questions", "person_id")),
 )
 

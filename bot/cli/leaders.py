@@ -25,6 +25,7 @@ from scheduler import leader_links as use
 from scheduler.actions import get_action
 from storage.audit import Actor
 from storage.leader_links import links_for
+from storage.links import is_live
 from storage.people import person_by_phone
 
 
@@ -59,7 +60,8 @@ async def link(rt: Runtime, action: str, phone: str, institution: str) -> None:
             actor=Actor.operator(),
             now=now,
         )
-        until = f"{made.link.expires_at:%Y-%m-%d %H:%M} UTC"
+        expires = made.link.expires_at
+        until = f"{expires:%Y-%m-%d %H:%M} UTC" if expires else "it is turned off"
         click.echo(f"link {made.link.id} for {leader.name} ({made.institution}), until {until}:")
         click.echo(made.url)
 
@@ -77,8 +79,9 @@ async def list_links(rt: Runtime, action: str) -> None:
         found = await get_action(session, action)
         rows = []
         for row, leader, inst in await links_for(session, found.id):
-            state = "revoked" if row.revoked_at else "expired" if row.expires_at <= now else "works"
-            rows.append([row.id, leader, inst, state, f"{row.expires_at:%Y-%m-%d %H:%M}"])
+            state = "revoked" if row.revoked_at else "works" if is_live(row, now) else "expired"
+            until = f"{row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "never"
+            rows.append([row.id, leader, inst, state, until])
         click.echo(table(["id", "leader", "institution", "state", "until (UTC)"], rows))
 
     await rt.transaction(body)

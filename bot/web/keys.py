@@ -15,11 +15,16 @@ class NavItem:
     label: str
     route: str  # a route name, e.g. "console.today"
     order: int
+    # Shown to organisers only: a leader is never offered a link to a page that refuses them.
+    organiser_only: bool = False
+
+    def shown_to(self, organiser: bool) -> bool:
+        return organiser or not self.organiser_only
 
 
 HUB = web.AppKey("console_hub", LiveHub)
 # The sections in the header's navigation. A section is added here when its page exists:
-# never a link to a page that is not built yet.
+# never a link to a page that is not built yet, nor one the viewer may not open.
 NAV = web.AppKey("console_nav", list[NavItem])
 
 IS_CONSOLE = web.RequestKey("console", bool)

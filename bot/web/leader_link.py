@@ -29,6 +29,7 @@ from scheduler import leader_links as use
 from scheduler.actions import ActionError, get_action
 from storage.audit import Actor
 from storage.leader_links import NO_NAME, OpenLink, chase_list, links_for, open_link
+from storage.links import is_live
 from storage.models import Action, Institution, Membership, Person
 from storage.roles import LEADING_ROLES
 from storage.rollup import action_rollup
@@ -194,11 +195,13 @@ async def _links_context(request: web.Request, action: Action) -> dict[str, Any]
                 "institution": institution,
                 "state": "Turned off"
                 if link.revoked_at is not None
-                else "Expired"
-                if link.expires_at <= now
-                else "Works",
-                "expires": f"{link.expires_at.astimezone(zone):%a %d %b %H:%M}",
-                "live": link.revoked_at is None and link.expires_at > now,
+                else "Works"
+                if is_live(link, now)
+                else "Expired",
+                "expires": f"{link.expires_at.astimezone(zone):%a %d %b %H:%M}"
+                if link.expires_at is not None
+                else "Never",
+                "live": is_live(link, now),
             }
             for link, leader, institution in links
         ],

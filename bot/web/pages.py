@@ -20,9 +20,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ViewerHandler = Callable[[web.Request, Viewer], Awaitable[web.StreamResponse]]
 
 
-def add_nav(app: web.Application, label: str, route: str, order: int) -> None:
-    """Link a section from the header (once its page exists)."""
-    app[NAV].append(NavItem(label, route, order))
+def add_nav(
+    app: web.Application, label: str, route: str, order: int, *, organiser_only: bool = False
+) -> None:
+    """Link a section from the header (once its page exists). ``organiser_only``: a page that
+    refuses leaders, so a leader's header does not offer it. The order, in tens: Today,
+    Actions, People, Inbox, Listening, Promises, Sending, Audit."""
+    app[NAV].append(NavItem(label, route, order, organiser_only))
     app[NAV].sort(key=lambda item: item.order)
 
 
@@ -46,6 +50,7 @@ def render(
         "nav": [
             {"label": item.label, "href": url(request, item.route), "current": item.route == route}
             for item in request.app[NAV]
+            if item.shown_to(viewer.roles.organiser)
         ]
         if viewer is not None
         else [],

@@ -34,6 +34,7 @@ from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.settings import LANGUAGES
 from scheduler.people import PersonEdit, PersonEditError, edit_person
+from storage import young
 from storage.audit import Actor, record
 from storage.directory import (
     CONSENT_LABELS,
@@ -228,6 +229,8 @@ async def person_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
             "limit": TIMELINE_LIMIT,
             "inbox": {"open": inbox[0], "latest": inbox[1]} if inbox[0] else None,
             "saved": "saved" in request.query,
+            "young": young.describe(person, now),
+            "organiser": viewer.roles.organiser,
         },
     )
 

@@ -253,4 +253,4 @@ async def report_back(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 def install(app: web.Application) -> None:
     app.router.add_routes(routes)
-    add_nav(app, "Promises", "console.promises", 40)
+    add_nav(app, "Promises", "console.promises", 60)

@@ -22,7 +22,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import error_page, render, see_other, signed_in
+from bot.web.pages import add_nav, error_page, render, see_other, signed_in
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.phones import mask_phone
@@ -307,6 +307,7 @@ SOURCE_NAMES = {
     "organiser": "Told an organiser",
     "telegram": "Linked Telegram",
     "face_to_face": "Met face to face (not asked)",
+    "door": "Agreed at the door",
     "erased": "Erased",
     "backfill": "When history began",
 }
@@ -388,3 +389,4 @@ async def consent_record(request: web.Request, viewer: Viewer) -> web.StreamResp
 
 def install(app: web.Application) -> None:
     app.router.add_routes(routes)
+    add_nav(app, "Audit", "console.audit", 80, organiser_only=True)

@@ -103,4 +103,4 @@ async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 def install(app: web.Application) -> None:
     app.router.add_routes(routes)
-    add_nav(app, "Sending", "console.sending", 60)
+    add_nav(app, "Sending", "console.sending", 70)

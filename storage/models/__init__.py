@@ -5,7 +5,6 @@ from storage.models.assembly import (
     ANSWERS,
     PROMISE_STATUSES,
     WALKIN_STEPS,
-    LeaderLink,
     PendingQuestion,
     Promise,
 )
@@ -95,7 +94,6 @@ __all__ = [
     "InboxAssignment",
     "Institution",
     "Invitation",
-    "LeaderLink",
     "ListeningAnswer",
     "ListeningAnswerTheme",
     "ListeningCampaign",

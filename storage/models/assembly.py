@@ -2,9 +2,8 @@
 question a walk-in is answering by text, and the asks put to power-holders with the promises
 they made.
 
-* ``leader_links``: a capability link per leader and action (no account). Only the SHA-256 of
-  the token is kept (the token is shown once, in the URL); a link works until ``expires_at``
-  and never after ``revoked_at``.
+* A leader's link (no account) is a ``capability_links`` row of kind "leader"
+  (storage/models/counters.py; storage/leader_links.py).
 * ``pending_questions``: what we last asked a walk-in who texted HERE from a number we did not
   know ("what is your name?", then "which group are you with?"); one row per person at most,
   read by the conversation router with everything else open for them
@@ -28,21 +27,6 @@ ANSWERS = ("yes", "no", "partly", "will_respond")
 PROMISE_STATUSES = ("open", "kept", "broken")
 # The questions a walk-in is asked, in order.
 WALKIN_STEPS = ("name", "group")
-
-
-class LeaderLink(Base):
-    __tablename__ = "leader_links"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # sha256 hex of the token in the URL: the token itself is never stored.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
-    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]
-    last_used_at: Mapped[datetime | None]
 
 
 class PendingQuestion(Base):

@@ -1,5 +1,5 @@
 """Assembly day: the live counters per action and institution, the capability links (board,
-steward, and part B's leader links share the table) and the roll call's highlight.
+steward and leader links: one table) and the roll call's highlight.
 
 Counters are kept in the same transaction as the write they count (storage/counters.py); the
 raw-row rollup (storage/rollup.py) stays the reference they are verified against."""
@@ -64,6 +64,7 @@ class CapabilityLink(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]  # a leader link's last use
 
 
 class BoardState(Base):
