@@ -213,7 +213,10 @@ async def test_sign_in_with_the_texted_code_see_today_and_watch_a_yes_arrive(
 
     await page.get_by_role("button", name="Send me a code").click()
     await page.wait_for_selector(".error-summary")
-    assert await page.evaluate("document.activeElement.classList.contains('error-summary')")
+    # The page's script moves focus to the summary once it has loaded: wait for that, not a race.
+    await page.wait_for_function(
+        "document.activeElement && document.activeElement.classList.contains('error-summary')"
+    )
     await check(page, "sign-in-error")
 
     await page.get_by_label("What is your mobile phone number?").fill("07700 900011")
