@@ -24,6 +24,7 @@ import asyncio
 import os
 import platform
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -51,15 +52,18 @@ from config.clock import FakeClock  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from scheduler.invitations import preview  # noqa: E402
 from storage import console as console_store  # noqa: E402
+from storage import counters  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import (  # noqa: E402
     Action,
     Attendance,
     Commitment,
+    InboundMessage,
     Institution,
     Invitation,
     Membership,
+    OutboxMessage,
     Person,
 )
 from storage.segments import Segment  # noqa: E402
@@ -69,7 +73,18 @@ NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 PEOPLE, INSTITUTIONS, ACTIONS, PER_ACTION = 10_000, 50, 20, 5_000
 TARGET_MS = 100.0
 PREVIEW = "invite preview"
-DEFAULT_PATHS = ["/", "/actions", "/actions/action-01", "/actions/action-01?reply=yes", "/sending"]
+INBOX_TEXTS, OUTBOX_ROWS = 2_000, 20_000
+# The four pages of the target first (Today, an action, a people search, the inbox).
+DEFAULT_PATHS = [
+    "/",
+    "/actions/action-01",
+    "/people?q=person+0012",
+    "/inbox",
+    "/actions",
+    "/actions/action-01?reply=yes",
+    "/people?q=07700000123",
+    "/sending",
+]
 BARE_TEMPLATE = """<!doctype html><html lang="en"><head><title>{{ title }}</title></head><body>
 <h1>{{ title }}</h1><table>{% for row in rows %}<tr><th>{{ row.name }}</th>
 <td>{{ row.committed }}</td><td>{{ row.confirmed }}</td><td>{{ row.attended }}</td></tr>
@@ -174,6 +189,46 @@ async def seed(db: Database) -> int:
             await s.execute(insert(Invitation), invitations[start : start + 10_000])
         if attendance:
             await s.execute(insert(Attendance), attendance)
+        # The inbox: 2,000 open texts from 1,000 people; the outbox: 20,000 sent, delivered
+        # or failed texts (as bench/console_people.py).
+        await s.execute(
+            insert(InboundMessage),
+            [
+                {
+                    "channel": "sms",
+                    "provider": "sandbox",
+                    "provider_id": f"SM{n:030d}",
+                    "sender": f"+447700{2 + n % 1000:06d}",
+                    "recipient": "",
+                    "body": "The damp in our flat is making the kids ill",
+                    "person_id": 2 + n % 1000,
+                    "received_at": NOW - timedelta(minutes=n),
+                    "inbox_status": "open",
+                }
+                for n in range(INBOX_TEXTS)
+            ],
+        )
+        outbox = [
+            {
+                "dedupe_key": f"bench:{n}",
+                "channel": "sms",
+                "person_id": 1 + n % PEOPLE,
+                "to_address": f"+447700{1 + n % PEOPLE:06d}",
+                "body": "Accountability Assembly on Sat 14 Mar 18:30. Will you come?",
+                "template": "invite",
+                "kind": "bulk",
+                "priority": 5,
+                "segments": 1,
+                "status": rng.choice(("sent", "delivered", "failed")),
+                "not_before": t,
+                "attempts": 1,
+                "created_at": t + timedelta(seconds=n),
+                "updated_at": t,
+            }
+            for n in range(OUTBOX_ROWS)
+        ]
+        for start in range(0, len(outbox), 5000):
+            await s.execute(insert(OutboxMessage), outbox[start : start + 5000])
         await s.execute(
             insert(Commitment),
             [
@@ -187,6 +242,10 @@ async def seed(db: Database) -> int:
                 for i in range(1, INSTITUTIONS + 1)
             ],
         )
+    # The rows above went in raw, past the use cases: bring the live counters up to them, as
+    # ``turnout counters verify --repair`` (and the nightly job) would.
+    async with db.session() as s:
+        await counters.verify_all(s, NOW, repair_them=True)
     if not db.is_sqlite:
         async with db.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -243,7 +302,12 @@ async def ask(base: str, paths: list[str], requests: int, cookies: dict[str, str
                         raise SystemExit(f"{path}: {resp.status} {body[:200]!r}")
 
 
-async def bench_backend(url: str, paths: list[str], requests: int) -> dict[str, list[float]]:
+Samples = list[list[float]]  # one list of server times per round
+
+
+async def bench_backend(
+    url: str, paths: list[str], requests: int, rounds: int
+) -> dict[str, Samples]:
     db = Database.from_url(url)
     await upgrade(db.engine)
     organiser = await seed(db)
@@ -271,12 +335,19 @@ async def bench_backend(url: str, paths: list[str], requests: int) -> dict[str, 
     bare_times: dict[str, list[float]] = {}
     runner, base = await serve(app)
     bare_runner, bare_base = await serve(bare_app(bare_times))
+    out: dict[str, Samples] = {path: [] for path in [*paths, "bare"]}
     try:
         cookies = {cookie_name(settings, SESSION): token}
-        # Interleave the bare handler with the pages, so both see the same machine load.
-        for path in paths:
-            await ask(bare_base, ["/bare"], requests // len(paths) + 1, {})
-            await ask(base, [path], requests, cookies)
+        for _round in range(rounds):
+            times.clear()
+            bare_times.clear()
+            # Interleave the bare handler with the pages, so both see the same machine load.
+            for path in paths:
+                await ask(bare_base, ["/bare"], requests // len(paths) + 1, {})
+                await ask(base, [path], requests, cookies)
+            for path in paths:
+                out[path].append(times[path][5:])
+            out["bare"].append(bare_times["/bare"][5:])
         # The invitation preview: the use case rehearsed for everyone (half of them new).
         start = time.perf_counter()
         seen = await preview(db, 1, Segment("everyone"), scope=None, settings=settings, now=NOW)
@@ -285,9 +356,7 @@ async def bench_backend(url: str, paths: list[str], requests: int) -> dict[str, 
         await runner.cleanup()
         await bare_runner.cleanup()
         await db.dispose()
-    out = {path: samples[5:] for path, samples in times.items() if path in paths}
-    out["bare"] = bare_times["/bare"][5:]
-    out[PREVIEW] = [rehearsal, float(seen.invitations)]
+    out[PREVIEW] = [[rehearsal, float(seen.invitations)]]
     return out
 
 
@@ -313,7 +382,12 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def table(results: dict[str, dict[str, list[float]]], paths: list[str]) -> str:
+def median_of_rounds(rounds: Samples, q: float) -> float:
+    """The percentile ``q`` of each round, then the median of the rounds."""
+    return statistics.median(pct(samples, q) for samples in rounds)
+
+
+def table(results: dict[str, dict[str, Samples]], paths: list[str]) -> str:
     backends = list(results)
     lines = [
         "| page | "
@@ -328,16 +402,17 @@ def table(results: dict[str, dict[str, list[float]]], paths: list[str]) -> str:
         met = []
         for b in backends:
             s = results[b][path]
-            cells.append(f"{pct(s, 0.5):.1f} / {pct(s, 0.95):.1f} ms")
+            cells.append(f"{median_of_rounds(s, 0.5):.1f} / {median_of_rounds(s, 0.95):.1f} ms")
         for b in backends:
             s = results[b][path]
-            cells.append(f"{pct(s, 0.95) / pct(results[b]['bare'], 0.95):.0f}x")
-            met.append(pct(s, 0.95) < TARGET_MS)
+            p95, bare = median_of_rounds(s, 0.95), median_of_rounds(results[b]["bare"], 0.95)
+            cells.append(f"{p95 / bare:.0f}x")
+            met.append(p95 < TARGET_MS)
         cells.append("-" if path == "bare" else ("yes" if all(met) else "no"))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     for b in backends:
-        seconds, invitations = results[b][PREVIEW]
+        seconds, invitations = results[b][PREVIEW][0]
         lines.append(
             f"Invitation preview on {b}, everyone to `action-01` ({invitations:,.0f} "
             "invitation texts in the rehearsal: everyone not opted out, as nobody has been "
@@ -361,17 +436,17 @@ def write_doc(path: Path, body: str) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    results: dict[str, dict[str, list[float]]] = {}
+    results: dict[str, dict[str, Samples]] = {}
     for backend in backends:
         print(f"{backend}: seeding and asking {len(args.paths)} pages x {args.requests}")
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as tmp:
                 url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-                results[backend] = await bench_backend(url, args.paths, args.requests)
+                results[backend] = await bench_backend(url, args.paths, args.requests, args.rounds)
         else:
             url, drop = await pg_database(os.environ.get("TURNOUT_BENCH_DATABASE_URL", DEFAULT_PG))
             try:
-                results[backend] = await bench_backend(url, args.paths, args.requests)
+                results[backend] = await bench_backend(url, args.paths, args.requests, args.rounds)
             finally:
                 await drop()
     figures = table(results, args.paths)
@@ -419,6 +494,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--paths", nargs="+", default=DEFAULT_PATHS)
+    parser.add_argument("--rounds", type=int, default=2, help="Ask every page this many times.")
     parser.add_argument("--doc", default="docs/benchmarks.md")
     parser.add_argument("--no-doc", dest="doc", action="store_const", const="")
     return parser.parse_args(argv)

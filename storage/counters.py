@@ -45,6 +45,7 @@ from storage.rollup import (
     RollupRow,
     action_rollup,
     listed_institutions,
+    scoped_unique,
 )
 
 NONE = 0  # the bucket of the people in no institution
@@ -300,6 +301,44 @@ async def counted_rollup(session: AsyncSession, action: Action) -> Rollup:
         rows=rows,
         no_institution=_row(None, NO_INSTITUTION, None, others.get(NONE, empty)),
         unique=_row(None, UNIQUE_PEOPLE, None, others.get(EVERYONE, empty)),
+    )
+
+
+async def counted_scoped_rollup(
+    session: AsyncSession, action: Action, institution_ids: Collection[int]
+) -> Rollup:
+    """storage.rollup.scoped_rollup read from the counters: only these institutions' rows
+    (what a leader of them may see), no "no institution" row. The unique row of one
+    institution is its own row; of several, it is counted from their members' invitations
+    (a person in two of them once), as the reference does."""
+    counted = and_(ActionCounter.action_id == action.id, ActionCounter.bucket == Institution.id)
+    listed = (
+        listed_institutions(action.id)
+        .where(Institution.id.in_(list(institution_ids)))
+        .add_columns(*COUNTED)
+        .outerjoin(ActionCounter, counted)
+    )
+    rows = [
+        _row(iid, name, committed, values)
+        for iid, name, committed, *values in await session.execute(listed)
+    ]
+    if len(institution_ids) == 1:
+        own = rows[0] if rows else RollupRow(next(iter(institution_ids)), "")
+        unique = RollupRow(
+            None,
+            UNIQUE_PEOPLE,
+            None,
+            own.yes,
+            own.guests,
+            own.maybe,
+            own.no,
+            own.not_replied,
+            own.attended,
+        )
+    else:
+        unique = await scoped_unique(session, action.id, institution_ids)
+    return Rollup(
+        action=action, rows=rows, no_institution=RollupRow(None, NO_INSTITUTION), unique=unique
     )
 
 

@@ -1,12 +1,16 @@
 """Today (``/``): each upcoming action (and one just finished) with committed, confirmed and
 attended per institution as bars with numbers, the gap, the change since yesterday and the
 institutions gone quiet; the open inbox and the failed sends. Every number comes from
-scheduler.digest.build.build_digest (and so storage.rollup): this page only lays them out. A
-leader's page is built with their institutions only.
+scheduler.digest.build.build_digest (and so the rollup's definitions): this page only lays
+them out. A leader's page is built with their institutions only.
 
 The numbers live in one fragment (``_today_numbers.html``) that the page includes and the live
 hub re-renders for ``/live/today`` (topic ``today:``): with JavaScript the page updates itself;
-without, it has a link that reloads it."""
+without, it has a link that reloads it.
+
+The rollups come from the live counters (``build_digest(counted=True)``, storage/counters.py),
+not from grouping every RSVP of every upcoming action on each load: the same numbers, read
+from a few rows per action (see docs/benchmarks.md, "Console pages")."""
 
 from __future__ import annotations
 
@@ -141,7 +145,7 @@ async def today_context(
     db: Database, settings: Settings, now: datetime, scope: Scope
 ) -> dict[str, Any]:
     async with db.session() as session:
-        digest = await build_digest(session, settings, now, institution_ids=scope)
+        digest = await build_digest(session, settings, now, institution_ids=scope, counted=True)
     local = now.astimezone(ZoneInfo(settings.default_timezone))
     return {
         "digest": digest,

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
+from storage.counters import counted_rollup, counted_scoped_rollup
 from storage.listening_reports.summary import listening_summary
 from storage.models import (
     Action,
@@ -101,15 +102,23 @@ async def build_digest(
     now: datetime,
     *,
     institution_ids: frozenset[int] | None = None,
+    counted: bool = False,
 ) -> Digest:
     """The digest for the whole alliance, or with ``institution_ids`` only what a leader of
     those institutions may see: their rows (totals are theirs, no "no institution" row), the
-    inbox and failures of their own members, and no listening summary."""
+    inbox and failures of their own members, and no listening summary.
+
+    With ``counted`` the rollups are read from the live counters (storage/counters.py: a few
+    rows per action, the same numbers, kept in the same transaction as every write and
+    verified against the raw rows) instead of grouping every RSVP: what the console's Today
+    page asks for on every load. The digest that is sent keeps the raw-row reference."""
     tz = settings.default_timezone
     digest = Digest(settings.alliance_name, now, tz, local_day(now, tz), settings.idle_days)
     for action in await digest_actions(session, now):
         digest.actions.append(
-            await _digest_action(session, settings, action, now, digest.day, institution_ids)
+            await _digest_action(
+                session, settings, action, now, digest.day, institution_ids, counted=counted
+            )
         )
     since = now - SINCE
     open_inbox = InboundMessage.inbox_status == "open"
@@ -161,11 +170,14 @@ async def _digest_action(
     now: datetime,
     today: date,
     institution_ids: frozenset[int] | None = None,
+    *,
+    counted: bool = False,
 ) -> DigestAction:
     if institution_ids is None:
-        rollup = await action_rollup(session, action)
+        rollup = await (counted_rollup if counted else action_rollup)(session, action)
     else:
-        rollup = await scoped_rollup(session, action, institution_ids)
+        scoped = counted_scoped_rollup if counted else scoped_rollup
+        rollup = await scoped(session, action, institution_ids)
     snapshot = await session.scalar(
         select(RollupSnapshot)
         .where(RollupSnapshot.action_id == action.id)
@@ -197,21 +209,33 @@ async def _digest_action(
 
 async def _idle(session: AsyncSession, rollup: Rollup, cutoff: datetime) -> list[RollupRow]:
     """Institutions invited before ``cutoff`` with no RSVP from any member since then (an
-    invitation's ``responded_at`` is the time of its latest RSVP)."""
-    activity = await session.execute(
-        select(
-            Membership.institution_id,
-            func.min(Invitation.invited_at),
-            func.max(Invitation.responded_at),
-        )
+    invitation's ``responded_at`` is the time of its latest RSVP).
+
+    Read from the rollup and the invitations since ``cutoff`` only (two range reads on the
+    invitations' (action, invited_at) and (action, responded_at) indexes), never by grouping
+    every invitation of the action: an institution answered lately if a member's invitation
+    has an RSVP after the cutoff; it was invited before the cutoff unless every one of its
+    invitations (the row's ``invited``, counted as the rollup counts) came after it."""
+    aid = rollup.action.id
+    by_institution = (
+        select(Membership.institution_id, func.count())
         .select_from(Invitation)
         .join(Membership, Membership.person_id == Invitation.person_id)
-        .where(Invitation.action_id == rollup.action.id)
+        .where(Invitation.action_id == aid)
         .group_by(Membership.institution_id)
     )
-    quiet = {
+    answered = {
         iid
-        for iid, first_invited, last_rsvp in activity
-        if first_invited <= cutoff and (last_rsvp is None or last_rsvp <= cutoff)
+        for iid, _n in await session.execute(by_institution.where(Invitation.responded_at > cutoff))
     }
-    return [row for row in rollup.rows if row.institution_id in quiet]
+    invited_since = {
+        iid: int(n)
+        for iid, n in await session.execute(by_institution.where(Invitation.invited_at > cutoff))
+    }
+    return [
+        row
+        for row in rollup.rows
+        if row.institution_id is not None
+        and row.invited > invited_since.get(row.institution_id, 0)
+        and row.institution_id not in answered
+    ]
