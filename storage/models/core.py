@@ -157,6 +157,9 @@ class Invitation(Base):
     __table_args__ = (
         UniqueConstraint("action_id", "person_id"),
         Index("ix_invitations_person_open", "person_id", "action_id"),
+        # Who answered or was invited lately (Today's institutions gone quiet): range reads.
+        Index("ix_invitations_action_responded", "action_id", "responded_at"),
+        Index("ix_invitations_action_invited", "action_id", "invited_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
