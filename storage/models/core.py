@@ -69,6 +69,8 @@ class Institution(Base):
 
 class Person(Base):
     __tablename__ = "people"
+    # Lists by name (the people pages, an action's attendees): the first page read in order.
+    __table_args__ = (Index("ix_people_name", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Names arrive from spreadsheets and Telegram profiles: any text at all.

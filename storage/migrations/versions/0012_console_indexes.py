@@ -1,5 +1,6 @@
 """console pages: invitations indexed by (action, responded_at) and (action, invited_at), so
-Today finds the institutions gone quiet from the invitations since a cutoff
+Today finds the institutions gone quiet from the invitations since a cutoff; people by
+(name, id), so a list by name reads its first page in order
 
 Revision ID: 0012_console_indexes
 Revises: 0011_inbox
@@ -17,6 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("people", schema=None) as batch_op:
+        batch_op.create_index("ix_people_name", ["name", "id"], unique=False)
     with op.batch_alter_table("invitations", schema=None) as batch_op:
         batch_op.create_index(
             "ix_invitations_action_responded", ["action_id", "responded_at"], unique=False
@@ -30,3 +33,5 @@ def downgrade() -> None:
     with op.batch_alter_table("invitations", schema=None) as batch_op:
         batch_op.drop_index("ix_invitations_action_invited")
         batch_op.drop_index("ix_invitations_action_responded")
+    with op.batch_alter_table("people", schema=None) as batch_op:
+        batch_op.drop_index("ix_people_name")
