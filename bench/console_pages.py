@@ -42,7 +42,7 @@ import aiohttp  # noqa: E402
 import aiohttp_jinja2  # noqa: E402
 import jinja2  # noqa: E402
 from aiohttp import web  # noqa: E402
-from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
@@ -50,6 +50,7 @@ from bot.app import create_app  # noqa: E402
 from bot.web.security import SESSION, cookie_name  # noqa: E402
 from config.clock import FakeClock  # noqa: E402
 from config.settings import Settings  # noqa: E402
+from scheduler.actions import record_rsvp  # noqa: E402
 from scheduler.invitations import preview  # noqa: E402
 from storage import console as console_store  # noqa: E402
 from storage import counters  # noqa: E402
@@ -73,6 +74,8 @@ NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 PEOPLE, INSTITUTIONS, ACTIONS, PER_ACTION = 10_000, 50, 20, 5_000
 TARGET_MS = 100.0
 PREVIEW = "invite preview"
+LIVE = "live"
+LIVE_RSVPS = 10
 INBOX_TEXTS, OUTBOX_ROWS = 2_000, 20_000
 # The four pages of the target first (Today, an action, a people search, the inbox).
 DEFAULT_PATHS = [
@@ -305,6 +308,57 @@ async def ask(base: str, paths: list[str], requests: int, cookies: dict[str, str
 Samples = list[list[float]]  # one list of server times per round
 
 
+async def next_numbers(resp: aiohttp.ClientResponse) -> str:
+    """The next ``snapshot`` event of an EventSource stream."""
+    event, data = "", []
+    while True:
+        line = (await resp.content.readline()).decode()
+        if not line:
+            raise SystemExit("the live stream ended")
+        line = line.rstrip("\r\n")
+        if not line:
+            if event == "snapshot" and data:
+                return "\n".join(data)
+            event, data = "", []
+        elif line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+
+
+async def live_latency(db: Database, base: str, cookies: dict[str, str]) -> list[float]:
+    """Seconds from a YES committed to the new numbers arriving at an open Today
+    (``/live/today``). The YES is written here, as another process would write it (the
+    use case, record_rsvp, in its own transaction), without poking the server's hub: it has
+    to notice through its poll (every 0.5 s), the slower of the two ways."""
+    waits = []
+    async with db.session() as s:
+        waiting = list(
+            await s.scalars(
+                select(Invitation.id)
+                .where(Invitation.action_id == 1)
+                .where(Invitation.response.is_(None))
+                .order_by(Invitation.id)
+                .limit(LIVE_RSVPS)
+            )
+        )
+    async with (
+        aiohttp.ClientSession(cookies=cookies) as http,
+        http.get(base + "/live/today") as resp,
+    ):
+        await next_numbers(resp)
+        for invitation_id in waiting:
+            await asyncio.sleep(0.3)  # not in step with the poll
+            async with db.session() as s:
+                invitation = await s.get(Invitation, invitation_id)
+                assert invitation is not None
+                await record_rsvp(s, invitation, "yes", 0, channel="sms", inbound_id=None, now=NOW)
+            start = time.perf_counter()
+            await asyncio.wait_for(next_numbers(resp), 10)
+            waits.append(time.perf_counter() - start)
+    return waits
+
+
 async def bench_backend(
     url: str, paths: list[str], requests: int, rounds: int
 ) -> dict[str, Samples]:
@@ -348,6 +402,7 @@ async def bench_backend(
             for path in paths:
                 out[path].append(times[path][5:])
             out["bare"].append(bare_times["/bare"][5:])
+        live = await live_latency(db, base, cookies)
         # The invitation preview: the use case rehearsed for everyone (half of them new).
         start = time.perf_counter()
         seen = await preview(db, 1, Segment("everyone"), scope=None, settings=settings, now=NOW)
@@ -357,6 +412,7 @@ async def bench_backend(
         await bare_runner.cleanup()
         await db.dispose()
     out[PREVIEW] = [[rehearsal, float(seen.invitations)]]
+    out[LIVE] = [live]
     return out
 
 
@@ -417,6 +473,14 @@ def table(results: dict[str, dict[str, Samples]], paths: list[str]) -> str:
             f"Invitation preview on {b}, everyone to `action-01` ({invitations:,.0f} "
             "invitation texts in the rehearsal: everyone not opted out, as nobody has been "
             f"texted yet): {seconds:.1f} s, {seconds / invitations * 1000:.2f} ms a text.  "
+        )
+    for b in backends:
+        waits = results[b][LIVE][0]
+        lines.append(
+            f"A YES written by another process reaching an open Today on {b} "
+            f"({len(waits)} YESes, the hub polling every 0.5 s): median "
+            f"{statistics.median(waits) * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms "
+            f"(target: within 1 s: {'met' if max(waits) < 1 else 'missed'}).  "
         )
     return "\n".join(lines)
 
