@@ -50,7 +50,7 @@ from sqlalchemy import insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from bot.app import create_app  # noqa: E402
+from bot.app import create_app, settle_heap  # noqa: E402
 from bot.web.security import SESSION, cookie_name  # noqa: E402
 from bot.web.today import CACHE  # noqa: E402
 from config.clock import FakeClock  # noqa: E402
@@ -407,6 +407,7 @@ async def bench_backend(
     bare_times: dict[str, list[float]] = {}
     runner, base = await serve(app)
     bare_runner, bare_base = await serve(bare_app(bare_times))
+    settle_heap()  # as ``turnout serve`` does once it listens
     out: dict[str, Samples] = {path: [] for path in [*paths, "bare"]}
     try:
         cookies = {cookie_name(settings, SESSION): token}
