@@ -37,7 +37,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Action, ActionCounter, Attendance, Institution, Invitation, Membership
+from storage.models import (
+    Action,
+    ActionCounter,
+    Attendance,
+    Commitment,
+    Institution,
+    Invitation,
+    Membership,
+)
 from storage.rollup import (
     NO_INSTITUTION,
     UNIQUE_PEOPLE,
@@ -45,6 +53,7 @@ from storage.rollup import (
     RollupRow,
     action_rollup,
     listed_institutions,
+    scoped_unique,
 )
 
 NONE = 0  # the bucket of the people in no institution
@@ -300,6 +309,107 @@ async def counted_rollup(session: AsyncSession, action: Action) -> Rollup:
         rows=rows,
         no_institution=_row(None, NO_INSTITUTION, None, others.get(NONE, empty)),
         unique=_row(None, UNIQUE_PEOPLE, None, others.get(EVERYONE, empty)),
+    )
+
+
+async def counted_scoped_rollup(
+    session: AsyncSession, action: Action, institution_ids: Collection[int]
+) -> Rollup:
+    """storage.rollup.scoped_rollup read from the counters: only these institutions' rows
+    (what a leader of them may see), no "no institution" row. The unique row of one
+    institution is its own row; of several, it is counted from their members' invitations
+    (a person in two of them once), as the reference does."""
+    counted = and_(ActionCounter.action_id == action.id, ActionCounter.bucket == Institution.id)
+    listed = (
+        listed_institutions(action.id)
+        .where(Institution.id.in_(list(institution_ids)))
+        .add_columns(*COUNTED)
+        .outerjoin(ActionCounter, counted)
+    )
+    rows = [
+        _row(iid, name, committed, values)
+        for iid, name, committed, *values in await session.execute(listed)
+    ]
+    unique = await _scoped_unique_row(session, action, rows, institution_ids)
+    return Rollup(
+        action=action, rows=rows, no_institution=RollupRow(None, NO_INSTITUTION), unique=unique
+    )
+
+
+async def counted_rollups(
+    session: AsyncSession, actions: Sequence[Action], institution_ids: Collection[int] | None
+) -> dict[int, Rollup]:
+    """counted_rollup (or, with ``institution_ids``, counted_scoped_rollup) of each action,
+    in three queries for them all (the institutions by name, the actions' pledges, their
+    counters) instead of two or more each: what Today reads for every upcoming action."""
+    ids = [action.id for action in actions]
+    if not ids:
+        return {}
+    institutions = select(Institution.id, Institution.name, Institution.status).order_by(
+        Institution.name
+    )
+    pledges: dict[tuple[int, int], int] = {}
+    for aid, iid, number in await session.execute(
+        select(Commitment.action_id, Commitment.institution_id, Commitment.number).where(
+            Commitment.action_id.in_(ids)
+        )
+    ):
+        pledges[(aid, iid)] = number
+    values: dict[tuple[int, int], Sequence[Any]] = {
+        (aid, bucket): tuple(counted)
+        for aid, bucket, *counted in await session.execute(
+            select(ActionCounter.action_id, ActionCounter.bucket, *COUNTED).where(
+                ActionCounter.action_id.in_(ids)
+            )
+        )
+    }
+    listed = list(await session.execute(institutions))
+    empty = (None,) * len(COUNTED)
+    rollups = {}
+    for action in actions:
+        aid = action.id
+        rows = [
+            _row(iid, name, pledges.get((aid, iid)), values.get((aid, iid), empty))
+            for iid, name, status in listed
+            # listed_institutions: every one not former, and a former one that pledged
+            if (status != "former" or (aid, iid) in pledges)
+            and (institution_ids is None or iid in institution_ids)
+        ]
+        if institution_ids is None:
+            rollups[aid] = Rollup(
+                action=action,
+                rows=rows,
+                no_institution=_row(None, NO_INSTITUTION, None, values.get((aid, NONE), empty)),
+                unique=_row(None, UNIQUE_PEOPLE, None, values.get((aid, EVERYONE), empty)),
+            )
+        else:
+            rollups[aid] = Rollup(
+                action=action,
+                rows=rows,
+                no_institution=RollupRow(None, NO_INSTITUTION),
+                unique=await _scoped_unique_row(session, action, rows, institution_ids),
+            )
+    return rollups
+
+
+async def _scoped_unique_row(
+    session: AsyncSession, action: Action, rows: list[RollupRow], institution_ids: Collection[int]
+) -> RollupRow:
+    """The unique row of one institution is its own row; of several, counted from their
+    members' invitations (a person in two of them once), as the reference does."""
+    if len(institution_ids) != 1:
+        return await scoped_unique(session, action.id, institution_ids)
+    own = rows[0] if rows else RollupRow(next(iter(institution_ids)), "")
+    return RollupRow(
+        None,
+        UNIQUE_PEOPLE,
+        None,
+        own.yes,
+        own.guests,
+        own.maybe,
+        own.no,
+        own.not_replied,
+        own.attended,
     )
 
 

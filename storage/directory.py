@@ -157,18 +157,30 @@ async def search_people(
     """One page of the people ``query`` finds, by name (``roles.organiser``: numbers too)."""
     phones = roles.organiser
     ids = _filtered(roles, query, phones=phones).subquery()
-    total = int(await session.scalar(select(func.count()).select_from(ids)) or 0)
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    chosen = list(
-        await session.scalars(
-            select(Person.id)
+
+    async def one_page(number: int) -> list[tuple[int, int]]:
+        # The page and the number found in one pass (a window count): a search is one scan.
+        found = await session.execute(
+            select(Person.id, func.count().over())
             .where(Person.id.in_(select(ids.c.id)))
             .order_by(Person.name, Person.id)
             .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
+            .offset((number - 1) * PAGE_SIZE)
         )
-    )
+        return [(int(pid), int(n)) for pid, n in found]
+
+    page = max(1, page)
+    found = await one_page(page)
+    if found:
+        total = found[0][1]
+    else:  # nobody, or a page past the last one: count, then show the last page
+        total = int(await session.scalar(select(func.count()).select_from(ids)) or 0)
+        if total and page > 1:
+            page = max(1, -(-total // PAGE_SIZE))
+            found = await one_page(page)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(page, pages)
+    chosen = [pid for pid, _n in found]
     return PeoplePage(await _rows(session, chosen, query, phones=phones), total, page, pages)
 
 

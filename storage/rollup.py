@@ -299,13 +299,26 @@ async def scoped_rollup(
     for iid in sorted(institution_ids):
         rows += (await action_rollup(session, action, institution_id=iid)).rows
     rows.sort(key=lambda r: r.institution)
+    return Rollup(
+        action=action,
+        rows=rows,
+        no_institution=RollupRow(None, NO_INSTITUTION),
+        unique=await scoped_unique(session, action.id, institution_ids),
+    )
+
+
+async def scoped_unique(
+    session: AsyncSession, action_id: int, institution_ids: Collection[int]
+) -> RollupRow:
+    """The unique row of these institutions: each of their people once, however many of
+    these institutions they are in."""
     theirs = select(Membership.person_id).where(Membership.institution_id.in_(institution_ids))
     unique = _ints(
         (
             await session.execute(
                 select(*_rsvp_counts())
                 .select_from(Invitation)
-                .where(Invitation.action_id == action.id)
+                .where(Invitation.action_id == action_id)
                 .where(Invitation.person_id.in_(theirs))
             )
         ).one()
@@ -313,12 +326,7 @@ async def scoped_rollup(
     attended = await session.scalar(
         select(func.count())
         .select_from(Attendance)
-        .where(Attendance.action_id == action.id)
+        .where(Attendance.action_id == action_id)
         .where(Attendance.person_id.in_(theirs))
     )
-    return Rollup(
-        action=action,
-        rows=rows,
-        no_institution=RollupRow(None, NO_INSTITUTION),
-        unique=RollupRow(None, UNIQUE_PEOPLE, None, *unique, int(attended or 0)),
-    )
+    return RollupRow(None, UNIQUE_PEOPLE, None, *unique, int(attended or 0))

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from config.settings import Settings
 from scheduler.digest.build import local_day
+from storage import counters
 from storage.commitments import set_commitment
 from storage.db import Database
 from storage.models import (
@@ -229,4 +230,9 @@ async def numbers(db: Database, now: Any) -> Alliance:
                 updated_at=now,
             )
         )
+    async with db.session() as s:
+        # The invitations and replies above went in as raw rows, past the use cases that move
+        # the live counters: bring them up to the rows, as ``turnout counters verify --repair``
+        # (and the nightly job) does. Today and the action page read the counters.
+        await counters.verify_all(s, now, repair_them=True)
     return people

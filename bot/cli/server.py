@@ -8,7 +8,7 @@ import signal
 import click
 from aiohttp import web
 
-from bot.app import server_options
+from bot.app import server_options, settle_heap
 from bot.cli.common import run
 from bot.cli.root import cli
 from bot.cli.runtime import Runtime, pass_runtime
@@ -50,6 +50,7 @@ async def serve_until_stopped(
         raise click.ClickException(
             f"cannot listen on {bind_host}:{bind_port}: {exc.strerror}"
         ) from None
+    settle_heap()
     click.echo(f"turnout listening on http://{bind_host}:{bind_port}")
     _say_clock(settings)
     if settings.sms_provider == "sandbox":

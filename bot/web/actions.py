@@ -34,13 +34,14 @@ from config.settings import Settings
 from scheduler import actions as use
 from scheduler.invitations import rehearse
 from scheduler.reminders import DEFAULT_LADDER, STEP_KINDS, ladder_for, reset_step, set_step
+from storage import counters
 from storage.attendees import REPLY_STATES, attendees, count_attendees
 from storage.audit import Actor, record
 from storage.db import Database
 from storage.export import CsvExport
 from storage.live import numbers_version
 from storage.models import ACTION_KINDS, Action, Institution
-from storage.rollup import Rollup, RollupRow, action_rollup, scoped_rollup
+from storage.rollup import Rollup, RollupRow
 
 TOPIC = "action:"
 FRAGMENT = "_action_numbers.html"
@@ -199,9 +200,11 @@ def _card(row: RollupRow, scale: int) -> dict[str, Any]:
 
 
 async def rollup_for(session: AsyncSession, action: Action, scope: Scope) -> Rollup:
+    """The action's numbers from the live counters (storage/counters.py): the rollup's rows
+    and definitions, read from a few rows instead of grouping every RSVP on each load."""
     if scope is None:
-        return await action_rollup(session, action)
-    return await scoped_rollup(session, action, scope)
+        return await counters.counted_rollup(session, action)
+    return await counters.counted_scoped_rollup(session, action, scope)
 
 
 async def numbers_context(session: AsyncSession, action: Action, scope: Scope) -> dict[str, Any]:

@@ -1,15 +1,20 @@
 """Today (``/``): each upcoming action (and one just finished) with committed, confirmed and
 attended per institution as bars with numbers, the gap, the change since yesterday and the
 institutions gone quiet; the open inbox and the failed sends. Every number comes from
-scheduler.digest.build.build_digest (and so storage.rollup): this page only lays them out. A
-leader's page is built with their institutions only.
+scheduler.digest.build.build_digest (and so the rollup's definitions): this page only lays
+them out. A leader's page is built with their institutions only.
 
 The numbers live in one fragment (``_today_numbers.html``) that the page includes and the live
 hub re-renders for ``/live/today`` (topic ``today:``): with JavaScript the page updates itself;
-without, it has a link that reloads it."""
+without, it has a link that reloads it.
+
+The rollups come from the live counters (``build_digest(counted=True)``, storage/counters.py),
+not from grouping every RSVP of every upcoming action on each load: the same numbers, read
+from a few rows per action (see docs/benchmarks.md, "Console pages")."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.keys import HUB
@@ -32,6 +38,12 @@ from storage.rollup import RollupRow
 
 TOPIC = "today:"
 FRAGMENT = "_today_numbers.html"
+# The numbers fragment last rendered for each scope, with what it was rendered for: the
+# numbers' version (storage.live.numbers_version) and the minute (times move the quiet
+# institutions, the "as of" and the last 24 hours; a change the version does not see, such
+# as an institution renamed, shows within the minute).
+Rendered = tuple[tuple[Hashable, datetime], str]
+CACHE = web.AppKey("console_today_cache", dict[Scope, Rendered])
 
 routes = web.RouteTableDef()
 
@@ -141,7 +153,7 @@ async def today_context(
     db: Database, settings: Settings, now: datetime, scope: Scope
 ) -> dict[str, Any]:
     async with db.session() as session:
-        digest = await build_digest(session, settings, now, institution_ids=scope)
+        digest = await build_digest(session, settings, now, institution_ids=scope, counted=True)
     local = now.astimezone(ZoneInfo(settings.default_timezone))
     return {
         "digest": digest,
@@ -152,12 +164,41 @@ async def today_context(
     }
 
 
+def render_numbers(app: web.Application, context: dict[str, Any]) -> str:
+    return aiohttp_jinja2.get_env(app).get_template(FRAGMENT).render(context)
+
+
+async def numbers_html(app: web.Application, now: datetime, scope: Scope) -> str:
+    """The numbers fragment for ``scope``: rendered again only when the numbers' version or
+    the minute has changed since the last time (one cheap query otherwise)."""
+    async with app[DB].session() as session:
+        key = (await numbers_version(session, now), now.replace(second=0, microsecond=0))
+    cache = app[CACHE]
+    cached = cache.get(scope)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    html = render_numbers(app, await today_context(app[DB], app[SETTINGS], now, scope))
+    cache[scope] = (key, html)
+    return html
+
+
 @routes.get("/", name="console.today")
 @signed_in
 async def today(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     app = request.app
-    context = await today_context(app[DB], app[SETTINGS], app[CLOCK].now(), viewer.scope)
-    return render(request, "today.html", {"title": "Today", **context})
+    now = app[CLOCK].now()
+    local = now.astimezone(ZoneInfo(app[SETTINGS].default_timezone))
+    numbers = await numbers_html(app, now, viewer.scope)
+    return render(
+        request,
+        "today.html",
+        {
+            "title": "Today",
+            "numbers": Markup(numbers),  # noqa: S704 (rendered by the autoescaping template)
+            "day": f"{local:%A} {local.day} {local:%B %Y}",
+            "leader": viewer.scope is not None,
+        },
+    )
 
 
 @routes.get("/live/today", name="console.live_today")
@@ -167,6 +208,7 @@ async def live_today(request: web.Request, viewer: Viewer) -> web.StreamResponse
 
 
 def install(app: web.Application) -> None:
+    app[CACHE] = {}
     app.router.add_routes(routes)
     add_nav(app, "Today", "console.today", 10)
 
@@ -175,8 +217,6 @@ def install(app: web.Application) -> None:
             return await numbers_version(session, app[CLOCK].now())
 
     async def snapshot(_argument: str, scope: Scope) -> str:
-        context = await today_context(app[DB], app[SETTINGS], app[CLOCK].now(), scope)
-        template = aiohttp_jinja2.get_env(app).get_template(FRAGMENT)
-        return template.render(context)
+        return await numbers_html(app, app[CLOCK].now(), scope)
 
     app[HUB].add_feed("today", Feed(version, snapshot))

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
+from storage.counters import counted_rollups
 from storage.listening_reports.summary import listening_summary
 from storage.models import (
     Action,
@@ -101,16 +102,28 @@ async def build_digest(
     now: datetime,
     *,
     institution_ids: frozenset[int] | None = None,
+    counted: bool = False,
 ) -> Digest:
     """The digest for the whole alliance, or with ``institution_ids`` only what a leader of
     those institutions may see: their rows (totals are theirs, no "no institution" row), the
-    inbox and failures of their own members, and no listening summary."""
+    inbox and failures of their own members, and no listening summary.
+
+    With ``counted`` the rollups are read from the live counters (storage/counters.py: a few
+    rows per action, the same numbers, kept in the same transaction as every write and
+    verified against the raw rows) instead of grouping every RSVP: what the console's Today
+    page asks for on every load. The digest that is sent keeps the raw-row reference."""
     tz = settings.default_timezone
     digest = Digest(settings.alliance_name, now, tz, local_day(now, tz), settings.idle_days)
-    for action in await digest_actions(session, now):
-        digest.actions.append(
-            await _digest_action(session, settings, action, now, digest.day, institution_ids)
+    actions = await digest_actions(session, now)
+    if counted:
+        digest.actions = await _counted_actions(
+            session, settings, actions, now, digest.day, institution_ids
         )
+    else:
+        for action in actions:
+            digest.actions.append(
+                await _digest_action(session, settings, action, now, digest.day, institution_ids)
+            )
     since = now - SINCE
     open_inbox = InboundMessage.inbox_status == "open"
     if institution_ids is not None:
@@ -166,52 +179,136 @@ async def _digest_action(
         rollup = await action_rollup(session, action)
     else:
         rollup = await scoped_rollup(session, action, institution_ids)
-    snapshot = await session.scalar(
-        select(RollupSnapshot)
-        .where(RollupSnapshot.action_id == action.id)
-        .where(RollupSnapshot.day < today)
-        .order_by(RollupSnapshot.day.desc())
-        .limit(1)
-    )
+    snapshots = await _latest_snapshots(session, [action.id], today)
     result = DigestAction(rollup, {}, None, [], started=action.starts_at <= now)
-    if snapshot is not None:
-        result.since = snapshot.day
-        for row in [*rollup.rows, rollup.no_institution, rollup.totals]:
-            before = snapshot.counts.get(result.key(row))
-            if before is not None:
-                result.change[result.key(row)] = row.confirmed - (
-                    int(before["yes"]) + int(before["guests"])
-                )
-        if institution_ids is not None:
-            # The snapshot's total is the alliance's: these institutions' total moved by the
-            # sum of their own changes (when every one of them was in the snapshot).
-            result.change.pop("none", None)
-            result.change.pop("total", None)
-            changes = [result.change.get(result.key(r)) for r in rollup.rows]
-            if rollup.rows and all(c is not None for c in changes):
-                result.change["total"] = sum(c for c in changes if c is not None)
+    _compare(result, snapshots.get(action.id), institution_ids)
     if not result.started:
-        result.idle = await _idle(session, rollup, now - timedelta(days=settings.idle_days))
+        answered, invited_since = await _activity_since(
+            session, [action.id], now - timedelta(days=settings.idle_days)
+        )
+        result.idle = _quiet(rollup, answered, invited_since)
     return result
 
 
-async def _idle(session: AsyncSession, rollup: Rollup, cutoff: datetime) -> list[RollupRow]:
-    """Institutions invited before ``cutoff`` with no RSVP from any member since then (an
-    invitation's ``responded_at`` is the time of its latest RSVP)."""
-    activity = await session.execute(
-        select(
-            Membership.institution_id,
-            func.min(Invitation.invited_at),
-            func.max(Invitation.responded_at),
+async def _counted_actions(
+    session: AsyncSession,
+    settings: Settings,
+    actions: list[Action],
+    now: datetime,
+    today: date,
+    institution_ids: frozenset[int] | None,
+) -> list[DigestAction]:
+    """_digest_action for every action at once, the rollups from the live counters: a few
+    queries for them all (the rollups, the snapshots, the activity since the idle cutoff),
+    not a few each."""
+    rollups = await counted_rollups(session, actions, institution_ids)
+    snapshots = await _latest_snapshots(session, [a.id for a in actions], today)
+    waiting = [a.id for a in actions if a.starts_at > now]
+    answered, invited_since = await _activity_since(
+        session, waiting, now - timedelta(days=settings.idle_days)
+    )
+    found = []
+    for action in actions:
+        result = DigestAction(rollups[action.id], {}, None, [], started=action.starts_at <= now)
+        _compare(result, snapshots.get(action.id), institution_ids)
+        if not result.started:
+            result.idle = _quiet(result.rollup, answered, invited_since)
+        found.append(result)
+    return found
+
+
+async def _latest_snapshots(
+    session: AsyncSession, action_ids: list[int], today: date
+) -> dict[int, RollupSnapshot]:
+    """Each action's latest daily snapshot from before ``today``."""
+    if not action_ids:
+        return {}
+    latest = (
+        select(RollupSnapshot.action_id, func.max(RollupSnapshot.day).label("day"))
+        .where(RollupSnapshot.action_id.in_(action_ids))
+        .where(RollupSnapshot.day < today)
+        .group_by(RollupSnapshot.action_id)
+        .subquery()
+    )
+    found = await session.scalars(
+        select(RollupSnapshot).join(
+            latest,
+            (RollupSnapshot.action_id == latest.c.action_id) & (RollupSnapshot.day == latest.c.day),
         )
+    )
+    return {snapshot.action_id: snapshot for snapshot in found}
+
+
+def _compare(
+    result: DigestAction, snapshot: RollupSnapshot | None, institution_ids: frozenset[int] | None
+) -> None:
+    """The change in confirmed people per row since ``snapshot``."""
+    if snapshot is None:
+        return
+    rollup = result.rollup
+    result.since = snapshot.day
+    for row in [*rollup.rows, rollup.no_institution, rollup.totals]:
+        before = snapshot.counts.get(result.key(row))
+        if before is not None:
+            result.change[result.key(row)] = row.confirmed - (
+                int(before["yes"]) + int(before["guests"])
+            )
+    if institution_ids is not None:
+        # The snapshot's total is the alliance's: these institutions' total moved by the
+        # sum of their own changes (when every one of them was in the snapshot).
+        result.change.pop("none", None)
+        result.change.pop("total", None)
+        changes = [result.change.get(result.key(r)) for r in rollup.rows]
+        if rollup.rows and all(c is not None for c in changes):
+            result.change["total"] = sum(c for c in changes if c is not None)
+
+
+Activity = tuple[set[tuple[int, int]], dict[tuple[int, int], int]]
+
+
+async def _activity_since(
+    session: AsyncSession, action_ids: list[int], cutoff: datetime
+) -> Activity:
+    """Per (action, institution): whether a member's invitation has an RSVP after ``cutoff``,
+    and how many of the members' invitations were made after it. Two range reads on the
+    invitations' (action, responded_at) and (action, invited_at) indexes, never a pass over
+    every invitation of the actions."""
+    if not action_ids:
+        return set(), {}
+    by_institution = (
+        select(Invitation.action_id, Membership.institution_id, func.count())
         .select_from(Invitation)
         .join(Membership, Membership.person_id == Invitation.person_id)
-        .where(Invitation.action_id == rollup.action.id)
-        .group_by(Membership.institution_id)
+        .where(Invitation.action_id.in_(action_ids))
+        .group_by(Invitation.action_id, Membership.institution_id)
     )
-    quiet = {
-        iid
-        for iid, first_invited, last_rsvp in activity
-        if first_invited <= cutoff and (last_rsvp is None or last_rsvp <= cutoff)
+    answered = {
+        (aid, iid)
+        for aid, iid, _n in await session.execute(
+            by_institution.where(Invitation.responded_at > cutoff)
+        )
     }
-    return [row for row in rollup.rows if row.institution_id in quiet]
+    invited_since = {
+        (aid, iid): int(n)
+        for aid, iid, n in await session.execute(
+            by_institution.where(Invitation.invited_at > cutoff)
+        )
+    }
+    return answered, invited_since
+
+
+def _quiet(
+    rollup: Rollup, answered: set[tuple[int, int]], invited_since: dict[tuple[int, int], int]
+) -> list[RollupRow]:
+    """Institutions invited before the cutoff with no RSVP from any member since then (an
+    invitation's ``responded_at`` is the time of its latest RSVP): none answered since, and
+    not every one of its invitations (the row's ``invited``, counted as the rollup counts)
+    came after the cutoff."""
+    aid = rollup.action.id
+    return [
+        row
+        for row in rollup.rows
+        if row.institution_id is not None
+        and row.invited > invited_since.get((aid, row.institution_id), 0)
+        and (aid, row.institution_id) not in answered
+    ]

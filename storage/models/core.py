@@ -69,6 +69,8 @@ class Institution(Base):
 
 class Person(Base):
     __tablename__ = "people"
+    # Lists by name (the people pages, an action's attendees): the first page read in order.
+    __table_args__ = (Index("ix_people_name", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Names arrive from spreadsheets and Telegram profiles: any text at all.
@@ -157,6 +159,9 @@ class Invitation(Base):
     __table_args__ = (
         UniqueConstraint("action_id", "person_id"),
         Index("ix_invitations_person_open", "person_id", "action_id"),
+        # Who answered or was invited lately (Today's institutions gone quiet): range reads.
+        Index("ix_invitations_action_responded", "action_id", "responded_at"),
+        Index("ix_invitations_action_invited", "action_id", "invited_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
