@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from config.messages import INTRODUCES, render
 from config.segments import count_segments
 from storage import keys
+from storage.bulk import insert_new
 from storage.db import as_loaded, every_column
 from storage.models import OutboxMessage, Person
 
@@ -191,19 +192,7 @@ class Written:
     status: str
 
 
-# enqueue_many's statements: the rows go as parameters (SQLAlchemy's "insertmanyvalues" sends
-# them as multi-row INSERTs, a page at a time); RETURNING says which keys were new.
-_INSERT_NEW = {
-    name: insert(OutboxMessage)
-    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    .returning(
-        OutboxMessage.dedupe_key,
-        OutboxMessage.person_id,
-        OutboxMessage.template,
-        OutboxMessage.status,
-    )
-    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 _PEOPLE = cast(Table, Person.__table__)
 _INTRODUCED = (
     update(_PEOPLE)
@@ -263,8 +252,16 @@ async def enqueue_many(
     if not rows:
         return []
     connection = await session.connection()
-    insert = _INSERT_NEW["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
-    written = [Written(*row) for row in await connection.execute(insert, rows)]
+    written = [
+        Written(row[0], row[1], row[2], row[3])
+        for row in await insert_new(
+            connection,
+            _OUTBOX,
+            rows,
+            unique=("dedupe_key",),
+            returning=("dedupe_key", "person_id", "template", "status"),
+        )
+    ]
     for start in range(0, len(introduced), _ID_PAGE):
         page = introduced[start : start + _ID_PAGE]
         await connection.execute(_INTRODUCED, {"ids": [p.id for p in page], "at": now})
