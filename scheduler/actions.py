@@ -40,7 +40,7 @@ from scheduler.outbound import (
 )
 from storage import counters, keys
 from storage.commitments import set_commitment
-from storage.invitations import add_invitations
+from storage.invitations import add_invitations, invitees
 from storage.models import (
     ACTION_KINDS,
     Action,
@@ -229,14 +229,14 @@ async def invite(
     expiring at the start). Running it again invites only the people added since."""
     _require_open(action, now, "invite people to")
     report = InviteReport()
-    query = select(Person).order_by(Person.id)
+    query = select(Person.id)
     if among is not None:
         query = query.where(Person.id.in_(among))
     if institution_id is not None:
         query = query.join(Membership, Membership.person_id == Person.id).where(
             Membership.institution_id == institution_id
         )
-    people = list(await session.scalars(query))
+    people = await invitees(session, query)
     reachable: list[Person] = []
     for person in people:
         if person.opted_out:
@@ -280,11 +280,14 @@ async def _send_invites(
     """The ``invite`` text to each of ``people`` (key ``invite:{action}:{person}``), in bulk:
     what :func:`_send_invite` does for one. The wording and the quiet hours are worked out once
     per language and time zone."""
+    zones: dict[str, str] = {}
     whens: dict[tuple[str, str], str] = {}
     openings: dict[str, datetime] = {}
     placements: list[Placement] = []
     for person in people:
-        zone = zone_of(person, settings)
+        if person.timezone not in zones:
+            zones[person.timezone] = zone_of(person, settings)
+        zone = zones[person.timezone]
         if zone not in openings:
             openings[zone] = bulk_not_before(person, now, settings)
         if (person.language, zone) not in whens:

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from config.messages import INTRODUCES, render
 from config.segments import count_segments
@@ -265,8 +266,12 @@ async def enqueue_many(
     for start in range(0, len(introduced), _ID_PAGE):
         page = introduced[start : start + _ID_PAGE]
         await connection.execute(_INTRODUCED, {"ids": [p.id for p in page], "at": now})
+        held = session.sync_session.identity_map
         for person in page:  # as if read back: the session has nothing to flush for it
             set_committed_value(person, "introduced_at", now)
+            copy = held.get(identity_key(Person, person.id))
+            if copy is not None and copy is not person:  # the session's own copy knows too
+                set_committed_value(copy, "introduced_at", now)
     return written
 
 
