@@ -6,8 +6,8 @@ the same rows inserted by a bare executemany in the same run.
 
 Seeds a fresh database: ``--people`` people (every 97th opted out, every 101st under 16 with
 no adult's consent, every 113th with no working number and no Telegram; languages en, cy, pl;
-time zones London and New York; half of them never texted, so they get the "who we are" intro
-first), 50 institutions (every 10th person in none, every 50th in two), ``--repeat`` + 1
+time zones London and New York; half of them never texted: the invitation introduces us, and
+their ``introduced_at`` is written too), 50 institutions (every 10th person in none, every 50th in two), ``--repeat`` + 1
 upcoming actions. Then, per repeat, on a fresh action:
 
 * **preview**: ``scheduler.invitations.preview`` for everyone (the invite use case rehearsed in
@@ -344,8 +344,8 @@ async def main(args: argparse.Namespace) -> None:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
         f"{load_before} at the start): {args.people:,} people invited to an action as the "
         'segment "everyone" (every 97th opted out, every 101st young with no adult\'s '
-        "consent, every 113th unreachable; half never texted, so they get the intro first; a "
-        "seventh in New York, held by their quiet hours). Medians of "
+        "consent, every 113th unreachable; half never texted, so their `introduced_at` is "
+        "written too; a seventh in New York, held by their quiet hours). Medians of "
         f"{args.repeat} runs, each on a fresh action: the preview (the invite use case "
         "rehearsed and rolled back, its rows described), queueing (committed: invitations, "
         "outbox rows, the live counters), the same queue submitted again (nothing queued), "
