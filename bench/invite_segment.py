@@ -7,8 +7,8 @@ the same rows inserted by a bare executemany in the same run.
 Seeds a fresh database: ``--people`` people (every 97th opted out, every 101st under 16 with
 no adult's consent, every 113th with no working number and no Telegram; languages en, cy, pl;
 time zones London and New York; half of them never texted: the invitation introduces us, and
-their ``introduced_at`` is written too), 50 institutions (every 10th person in none, every 50th in two), ``--repeat`` + 1
-upcoming actions. Then, per repeat, on a fresh action:
+their ``introduced_at`` is written too), 50 institutions (every 10th person in none, every
+50th in two), ``--repeat`` + 1 upcoming actions. Then, per repeat, on a fresh action:
 
 * **preview**: ``scheduler.invitations.preview`` for everyone (the invite use case rehearsed in
   a transaction and rolled back, its outbox rows read back and described);
