@@ -106,4 +106,10 @@ async def test_a_bulk_insert_writes_and_returns_only_the_new_rows(
         ids = [p.id for p in people]
         assert await add_invitations(s, action.id, ids, now) == [ids[0], ids[2]]
         assert await add_invitations(s, action.id, ids, now) == []
-        assert await s.scalar(select(func.count()).select_from(Invitation)) == 3
+        # One row alone: every column is one value (SQLite sends it without a JSON row).
+        fourth = await f.person(s, "Person 4", 4, now)
+        assert await add_invitations(s, action.id, [fourth.id], now) == [fourth.id]
+        invitation = await s.scalar(select(Invitation).where(Invitation.person_id == fourth.id))
+        assert invitation is not None
+        assert (invitation.invited_at, invitation.guests, invitation.response) == (now, 0, None)
+        assert await s.scalar(select(func.count()).select_from(Invitation)) == 4
