@@ -29,14 +29,18 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from config.settings import Settings
 from scheduler.outbound import (
+    Placement,
     bulk_not_before,
     channel_for,
     place_message,
+    place_messages,
     urgent_not_before,
     when_for,
+    zone_of,
 )
 from storage import counters, keys
 from storage.commitments import set_commitment
+from storage.invitations import add_invitations, invitees
 from storage.models import (
     ACTION_KINDS,
     Action,
@@ -49,7 +53,7 @@ from storage.models import (
     Person,
     RsvpEvent,
 )
-from storage.outbox import Draft
+from storage.outbox import Draft, Written
 from storage.telegram import record_headcount as add_headcount
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
@@ -225,17 +229,31 @@ async def invite(
     expiring at the start). Running it again invites only the people added since."""
     _require_open(action, now, "invite people to")
     report = InviteReport()
-    query = select(Person).order_by(Person.id)
+    query = select(Person.id)
     if among is not None:
         query = query.where(Person.id.in_(among))
     if institution_id is not None:
         query = query.join(Membership, Membership.person_id == Person.id).where(
             Membership.institution_id == institution_id
         )
-    people = list(await session.scalars(query))
+    people = await invitees(session, query)
+    reachable: list[Person] = []
+    for person in people:
+        if person.opted_out:
+            report.skipped_opted_out += 1
+        elif channel_for(person, now) is None:
+            report.skipped_unreachable += 1
+        else:
+            reachable.append(person)
     invited = set(
         await session.scalars(select(Invitation.person_id).where(Invitation.action_id == action.id))
     )
+    # Written in bulk; whoever another invite took a moment ago is not invited twice.
+    new_invitations = await add_invitations(
+        session, action.id, [p.id for p in reachable if p.id not in invited], now
+    )
+    report.invited = len(new_invitations)
+    report.already_invited = len(reachable) - report.invited
     sent_keys = set(
         await session.scalars(
             select(OutboxMessage.dedupe_key)
@@ -243,34 +261,56 @@ async def invite(
             .where(OutboxMessage.dedupe_key.like(keys.invite_prefix(action.id) + "%"))
         )
     )
-    new_invitations: list[int] = []
-    for person in people:
-        if person.opted_out:
-            report.skipped_opted_out += 1
-            continue
-        if channel_for(person, now) is None:
-            report.skipped_unreachable += 1
-            continue
-        if person.id in invited:
-            report.already_invited += 1
-        else:
-            session.add(
-                Invitation(action_id=action.id, person_id=person.id, invited_at=now, guests=0)
-            )
-            invited.add(person.id)
-            new_invitations.append(person.id)
-            report.invited += 1
-        key = keys.invite(action.id, person.id)
-        if key in sent_keys:
-            continue
-        outcome = await _send_invite(session, action, person, key, settings, now)
-        if outcome == "queued":
-            report.queued += 1
-        elif outcome == "dropped":
-            report.dropped += 1
-    await session.flush()
+    unsent = [p for p in reachable if keys.invite(action.id, p.id) not in sent_keys]
+    for row in await _send_invites(session, action, unsent, settings, now):
+        if row.template == "invite":
+            report.queued += row.status == "queued"
+            report.dropped += row.status == "cancelled"
     await counters.invited(session, action.id, new_invitations, now)
     return report
+
+
+async def _send_invites(
+    session: AsyncSession,
+    action: Action,
+    people: list[Person],
+    settings: Settings,
+    now: datetime,
+) -> list[Written]:
+    """The ``invite`` text to each of ``people`` (key ``invite:{action}:{person}``), in bulk:
+    what :func:`_send_invite` does for one. The wording and the quiet hours are worked out once
+    per language and time zone."""
+    zones: dict[str, str] = {}
+    whens: dict[tuple[str, str], str] = {}
+    openings: dict[str, datetime] = {}
+    placements: list[Placement] = []
+    for person in people:
+        if person.timezone not in zones:
+            zones[person.timezone] = zone_of(person, settings)
+        zone = zones[person.timezone]
+        if zone not in openings:
+            openings[zone] = bulk_not_before(person, now, settings)
+        if (person.language, zone) not in whens:
+            whens[(person.language, zone)] = when_for(person, action.starts_at, settings)
+        draft = Draft(
+            "invite",
+            {
+                "title": action.title,
+                "when": whens[(person.language, zone)],
+                "place": action.place,
+            },
+        )
+        placements.append(
+            Placement(person, draft, keys.invite(action.id, person.id), openings[zone])
+        )
+    return await place_messages(
+        session,
+        placements,
+        settings=settings,
+        now=now,
+        deadline=action.starts_at,
+        action_id=action.id,
+    )
 
 
 async def _send_invite(

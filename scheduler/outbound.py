@@ -17,6 +17,8 @@ planner, invitations, change notices, digests, listening and the sender.
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -26,7 +28,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.messages import format_when
 from config.settings import Settings
 from storage.models import Person
-from storage.outbox import REACHES_OPTED_OUT, Draft, Envelope, address_for, enqueue
+from storage.outbox import (
+    REACHES_OPTED_OUT,
+    Draft,
+    Envelope,
+    Letter,
+    Written,
+    address_for,
+    enqueue,
+    enqueue_many,
+)
 from storage.young import needs_adult
 
 
@@ -130,7 +141,7 @@ async def place_message(
     channel = channel or channel_for(person, now)
     if channel is None or address_for(person, channel) is None or needs_adult(person, now):
         return "unreachable"
-    late = not_before >= deadline  # the sender expires a row at expires_at <= now
+    late = too_late(now, not_before, deadline) is not None
     introduced_at = person.introduced_at
     rows = await enqueue(
         session,
@@ -153,10 +164,62 @@ async def place_message(
     for row in rows:
         if row.status == "queued" and row.created_at == now:
             row.status = "cancelled"
-            row.error_code = "too_late"
-            row.error_message = (
-                f"planned at {now:%Y-%m-%d %H:%M}Z; quiet hours end {not_before:%Y-%m-%d %H:%M}Z, "
-                f"after the last useful moment {deadline:%Y-%m-%d %H:%M}Z"
-            )
+            row.error_code, row.error_message = too_late(now, not_before, deadline) or ("", "")
             row.updated_at = now
     return "dropped"
+
+
+def too_late(now: datetime, not_before: datetime, deadline: datetime) -> tuple[str, str] | None:
+    """The too-late drop: (error code, message) when a message that may not go before
+    ``not_before`` cannot arrive by ``deadline`` (the sender expires a row at expires_at <=
+    now), else None."""
+    if not_before < deadline:
+        return None
+    return (
+        "too_late",
+        f"planned at {now:%Y-%m-%d %H:%M}Z; quiet hours end {not_before:%Y-%m-%d %H:%M}Z, "
+        f"after the last useful moment {deadline:%Y-%m-%d %H:%M}Z",
+    )
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One message of :func:`place_messages`."""
+
+    person: Person
+    draft: Draft
+    key: str
+    not_before: datetime
+
+
+async def place_messages(
+    session: AsyncSession,
+    placements: Sequence[Placement],
+    *,
+    settings: Settings,
+    now: datetime,
+    deadline: datetime,
+    action_id: int | None,
+    kind: str = "bulk",
+) -> list[Written]:
+    """:func:`place_message` for many people at once (an invitation to a whole segment): the
+    same rules (nothing to a person :func:`channel_for` cannot reach, the too-late drop written
+    ``cancelled`` on record), written in bulk. A key already taken writes nothing, so unlike
+    :func:`place_message` the keys need not be new. Returns the rows written: a ``queued``
+    one went, a ``cancelled`` one was dropped."""
+    letters: list[Letter] = []
+    for p in placements:
+        channel = channel_for(p.person, now)
+        if channel is None:
+            continue
+        envelope = Envelope(
+            p.draft,
+            p.key,
+            kind=kind,
+            channel=channel,
+            not_before=p.not_before,
+            expires_at=deadline,
+            action_id=action_id,
+        )
+        letters.append(Letter(p.person, envelope, too_late(now, p.not_before, deadline)))
+    return await enqueue_many(session, letters, now=now, alliance=settings.alliance_name)

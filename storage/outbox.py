@@ -9,19 +9,22 @@ is texting them gets the ``intro`` message first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from config.messages import INTRODUCES, render
 from config.segments import count_segments
 from storage import keys
+from storage.bulk import insert_new
 from storage.db import as_loaded, every_column
 from storage.models import OutboxMessage, Person
 
@@ -118,10 +121,7 @@ async def enqueue(
     address = address_for(person, e.channel)
     if address is None:
         return []
-    drafts: list[tuple[str, Draft]] = []
-    if person.introduced_at is None and e.draft.template not in INTRODUCES:
-        drafts.append((keys.intro(e.key), Draft("intro", {})))
-    drafts.append((e.key, e.draft))
+    drafts = _drafts(person, e)
     if person.introduced_at is None:
         person.introduced_at = now
     rows = [
@@ -172,6 +172,118 @@ async def enqueue_address(
     return (await _insert(session, [row]))[0]
 
 
+@dataclass(frozen=True)
+class Letter:
+    """One message of :func:`enqueue_many`: the envelope for a person, and ``dropped`` (error
+    code, message) when the caller has already decided it cannot go (the too-late drop of
+    scheduler/outbound.py): then it is written ``cancelled`` with that error, on record."""
+
+    person: Person
+    envelope: Envelope
+    dropped: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    """A row :func:`enqueue_many` wrote (a key already taken writes nothing)."""
+
+    key: str
+    person_id: int | None
+    template: str
+    status: str
+
+
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_PEOPLE = cast(Table, Person.__table__)
+_INTRODUCED = (
+    update(_PEOPLE)
+    .where(_PEOPLE.c.id.in_(bindparam("ids", expanding=True)))
+    .where(_PEOPLE.c.introduced_at.is_(None))
+    .values(introduced_at=bindparam("at"))
+)
+# Ids in one IN list: well under SQLite's and asyncpg's 32,767 parameters.
+_ID_PAGE = 5000
+
+
+async def enqueue_many(
+    session: AsyncSession, letters: Sequence[Letter], *, now: datetime, alliance: str
+) -> list[Written]:
+    """:func:`enqueue` for many people at once (an invitation to a segment of thousands), with
+    the same rows: the intro first for a person never texted, the same dedupe keys (a key
+    already taken writes nothing, even when another transaction took it a moment ago), the
+    same ``introduced_at``. Written as multi-row ``INSERT ... ON CONFLICT DO NOTHING``; each
+    distinct wording is rendered and counted once. Returns the rows that were new."""
+    rows: list[dict[str, Any]] = []
+    introduced: list[Person] = []
+    wordings: dict[tuple[Any, ...], tuple[str, int]] = {}
+    for letter in letters:
+        person, e = letter.person, letter.envelope
+        address = address_for(person, e.channel)
+        if address is None:
+            continue
+        for key, d in _drafts(person, e):
+            wording = (d.template, person.language, e.channel, *sorted(d.params.items()))
+            if wording not in wordings:
+                body = render(d.template, person.language, alliance=alliance, **d.params)
+                wordings[wording] = (body, count_segments(body) if e.channel == "sms" else 1)
+            body, segments = wordings[wording]
+            rows.append(
+                _row(
+                    key=key,
+                    channel=e.channel,
+                    to_address=address,
+                    body=body,
+                    template=d.template,
+                    kind=e.kind,
+                    now=now,
+                    person_id=person.id,
+                    not_before=e.not_before,
+                    expires_at=e.expires_at,
+                    action_id=e.action_id,
+                    in_reply_to_id=e.in_reply_to_id,
+                    inline_provider=e.inline_provider,
+                    payload=e.payload if key == e.key else None,
+                    segments=segments,
+                    dropped=letter.dropped,
+                )
+            )
+        # Nothing will be sent to a dropped letter, so no introduction either.
+        if person.introduced_at is None and letter.dropped is None:
+            introduced.append(person)
+    if not rows:
+        return []
+    connection = await session.connection()
+    written = [
+        Written(row[0], row[1], row[2], row[3])
+        for row in await insert_new(
+            connection,
+            _OUTBOX,
+            rows,
+            unique=("dedupe_key",),
+            returning=("dedupe_key", "person_id", "template", "status"),
+        )
+    ]
+    for start in range(0, len(introduced), _ID_PAGE):
+        page = introduced[start : start + _ID_PAGE]
+        await connection.execute(_INTRODUCED, {"ids": [p.id for p in page], "at": now})
+        held = session.sync_session.identity_map
+        for person in page:  # as if read back: the session has nothing to flush for it
+            set_committed_value(person, "introduced_at", now)
+            copy = held.get(identity_key(Person, person.id))
+            if copy is not None and copy is not person:  # the session's own copy knows too
+                set_committed_value(copy, "introduced_at", now)
+    return written
+
+
+def _drafts(person: Person, e: Envelope) -> list[tuple[str, Draft]]:
+    """The keys and drafts for a message: the intro first if the person has never had one."""
+    drafts: list[tuple[str, Draft]] = []
+    if person.introduced_at is None and e.draft.template not in INTRODUCES:
+        drafts.append((keys.intro(e.key), Draft("intro", {})))
+    drafts.append((e.key, e.draft))
+    return drafts
+
+
 def _row(
     *,
     key: str,
@@ -188,7 +300,12 @@ def _row(
     in_reply_to_id: int | None = None,
     inline_provider: str | None = None,
     payload: dict[str, Any] | None = None,
+    segments: int | None = None,
+    dropped: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
+    if segments is None:
+        segments = count_segments(body) if channel == "sms" else 1
+    status = "cancelled" if dropped else "sent" if inline_provider else "queued"
     return {
         "dedupe_key": key,
         "channel": channel,
@@ -198,8 +315,8 @@ def _row(
         "template": template,
         "kind": kind,
         "priority": PRIORITY[kind],
-        "segments": count_segments(body) if channel == "sms" else 1,
-        "status": "sent" if inline_provider else "queued",
+        "segments": segments,
+        "status": status,
         "provider": inline_provider,
         "sent_at": now if inline_provider else None,
         "not_before": not_before or now,
@@ -208,6 +325,8 @@ def _row(
         "action_id": action_id,
         "in_reply_to_id": in_reply_to_id,
         "payload": payload,
+        "error_code": dropped[0] if dropped else None,
+        "error_message": dropped[1] if dropped else None,
         "created_at": now,
         "updated_at": now,
     }
