@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0012_console_indexes"
-down_revision: str | Sequence[str] | None = "0011_inbox"
+down_revision: str | Sequence[str] | None = "0012_links"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
