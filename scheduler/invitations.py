@@ -86,14 +86,9 @@ async def preview(
     async def body(session: AsyncSession) -> Preview:
         action = await session.get(Action, action_id)
         assert action is not None
-        people = await session.scalar(
-            select(func.count()).select_from(
-                segments.people(segment, action_id=action_id, scope=scope).subquery()
-            )
-        )
         before = await session.scalar(select(func.max(OutboxMessage.id))) or 0
         report = await queue(session, action, segment, scope=scope, settings=settings, now=now)
-        result = Preview(report=report, people=int(people or 0))
+        result = Preview(report=report, people=report.people)
         # What it wrote, grouped by everything the preview tells apart (a few groups for
         # thousands of rows: one per wording, status and quiet-hours opening), first seen first.
         o = OutboxMessage
