@@ -75,6 +75,13 @@ class InviteReport:
     skipped_opted_out: int = 0
     skipped_unreachable: int = 0  # no usable phone (invalid, landline, none) and no Telegram
 
+    @property
+    def people(self) -> int:
+        """Everyone the invitation was for: each is counted in exactly one of the above."""
+        return (
+            self.invited + self.already_invited + self.skipped_opted_out + self.skipped_unreachable
+        )
+
 
 @dataclass
 class ChangeReport:

@@ -86,53 +86,49 @@ async def preview(
     async def body(session: AsyncSession) -> Preview:
         action = await session.get(Action, action_id)
         assert action is not None
-        people = await session.scalar(
-            select(func.count()).select_from(
-                segments.people(segment, action_id=action_id, scope=scope).subquery()
-            )
-        )
         before = await session.scalar(select(func.max(OutboxMessage.id))) or 0
         report = await queue(session, action, segment, scope=scope, settings=settings, now=now)
-        result = Preview(report=report, people=int(people or 0))
-        # The columns it needs, not 10,000 ORM objects: the rows are thrown away at rollback.
-        rows = await session.execute(
+        result = Preview(report=report, people=report.people)
+        # What it wrote, grouped by everything the preview tells apart (a few groups for
+        # thousands of rows: one per wording, status and quiet-hours opening), first seen first.
+        o = OutboxMessage
+        groups = await session.execute(
             select(
-                OutboxMessage.status,
-                OutboxMessage.template,
-                OutboxMessage.channel,
-                OutboxMessage.segments,
-                OutboxMessage.body,
-                OutboxMessage.not_before,
+                o.status,
+                o.template,
+                o.channel,
+                o.body,
+                o.not_before,
+                func.count(),
+                func.sum(o.segments),
             )
-            .where(OutboxMessage.id > before)
-            .where(OutboxMessage.action_id == action_id)
-            .order_by(OutboxMessage.id)
+            .where(o.id > before)
+            .where(o.action_id == action_id)
+            .group_by(o.status, o.template, o.channel, o.body, o.not_before)
+            .order_by(func.min(o.id))
         )
-        gsm7: dict[str, bool] = {}
-        for row in rows:
-            if row.status != "queued":  # dropped as too late: counted in report.dropped
+        for status, template, channel, body, not_before, n, segments_ in groups:
+            if status != "queued":  # dropped as too late: counted in report.dropped
                 continue
-            intro = row.template == "intro"
+            intro = template == "intro"
             if intro:
-                result.intros += 1
-            if row.channel == "sms":
-                result.sms_messages += 1
-                result.sms_segments += row.segments
-                if row.body not in gsm7:  # a few wordings among thousands of rows
-                    gsm7[row.body] = is_gsm7(row.body)
-                result.ucs2_messages += not gsm7[row.body]
+                result.intros += n
+            if channel == "sms":
+                result.sms_messages += n
+                result.sms_segments += int(segments_)
+                result.ucs2_messages += 0 if is_gsm7(body) else n
             if intro:
                 continue
-            result.by_channel[row.channel] += 1
-            if row.not_before <= now:
-                result.go_now += 1
+            result.by_channel[channel] += n
+            if not_before <= now:
+                result.go_now += n
             else:
-                result.held += 1
+                result.held += n
                 first, last = result.first_held_until, result.last_held_until
-                result.first_held_until = min(first or row.not_before, row.not_before)
-                result.last_held_until = max(last or row.not_before, row.not_before)
-            if row.body not in result.samples and len(result.samples) < 3:
-                result.samples.append(row.body)
+                result.first_held_until = min(first or not_before, not_before)
+                result.last_held_until = max(last or not_before, not_before)
+            if body not in result.samples and len(result.samples) < 3:
+                result.samples.append(body)
         result.cost = round(result.sms_segments * settings.sms_price, 2)
         return result
 

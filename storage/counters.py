@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, Integer, and_, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,13 +113,22 @@ async def apply(session: AsyncSession, tally: Tally, now: datetime) -> None:
         )
 
 
+_MANY = 100  # people at once: above this, PostgreSQL gets them as one array
+
+
 async def buckets_of(session: AsyncSession, person_ids: Collection[int]) -> dict[int, list[int]]:
     """Each person's buckets: their institutions (or NONE), and EVERYONE."""
     found: dict[int, list[int]] = {pid: [] for pid in person_ids}
     if person_ids:
+        ids = list(person_ids)
+        among: ColumnElement[bool] = Membership.person_id.in_(ids)
+        if len(ids) > _MANY and session.get_bind().dialect.name == "postgresql":
+            # Thousands (a segment invited): one array parameter, not a statement with
+            # thousands of parameters for the server to parse and plan.
+            among = Membership.person_id == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
         rows = await session.execute(
             select(Membership.person_id, Membership.institution_id)
-            .where(Membership.person_id.in_(list(person_ids)))
+            .where(among)
             .order_by(Membership.institution_id)
         )
         for pid, iid in rows:
