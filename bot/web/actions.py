@@ -88,7 +88,8 @@ routes = web.RouteTableDef()
 
 
 def actor(viewer: Viewer) -> Actor:
-    return Actor.of(viewer.current.person, "web")
+    """Kept for bot/web/invite.py; the one place is :attr:`Viewer.actor`."""
+    return viewer.actor
 
 
 def organisers_only(request: web.Request, viewer: Viewer) -> web.Response | None:
@@ -346,7 +347,7 @@ async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
                 )
                 await record(
                     session,
-                    actor(viewer),
+                    viewer.actor,
                     "action_created",
                     "action",
                     action.id,
@@ -516,7 +517,7 @@ async def save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
                 if changed:
                     await record(
                         session,
-                        actor(viewer),
+                        viewer.actor,
                         "action_edited",
                         "action",
                         action.id,
@@ -667,7 +668,7 @@ async def reschedule(request: web.Request, viewer: Viewer) -> web.StreamResponse
             )
             await record(
                 session,
-                actor(viewer),
+                viewer.actor,
                 "action_rescheduled",
                 "action",
                 action.id,
@@ -727,7 +728,7 @@ async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             report = await use.cancel(session, action, now=now, settings=settings)
             await record(
                 session,
-                actor(viewer),
+                viewer.actor,
                 "action_cancelled",
                 "action",
                 action.id,
@@ -765,7 +766,7 @@ async def reminder(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             await reset_step(session, action, kind)
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "reminder_step_set",
             "action",
             action.id,
@@ -815,7 +816,7 @@ async def commitment(request: web.Request, viewer: Viewer) -> web.StreamResponse
         )
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "commitment_set",
             "action",
             action.id,
@@ -866,7 +867,7 @@ async def export(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             csv.row(cells)
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "attendees_exported",
             "action",
             action.id,

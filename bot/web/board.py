@@ -316,7 +316,7 @@ async def create_link(request: web.Request, viewer: Viewer) -> web.StreamRespons
         )
         await audit.record(
             session,
-            audit.Actor.of(viewer.current.person, "web"),
+            viewer.actor,
             "board_link_created",
             "capability_link",
             link.id,
@@ -343,7 +343,7 @@ async def revoke_link(request: web.Request, viewer: Viewer) -> web.StreamRespons
             raise web.HTTPNotFound()
         await audit.record(
             session,
-            audit.Actor.of(viewer.current.person, "web"),
+            viewer.actor,
             "board_link_revoked",
             "capability_link",
             link.id,

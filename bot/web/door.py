@@ -61,8 +61,7 @@ async def _organiser_door(request: web.Request, viewer: Viewer) -> Door | web.Re
             action = await get_action(session, request.match_info["slug"])
         except ActionError:
             raise web.HTTPNotFound() from None
-    actor = audit.Actor.of(viewer.current.person, "web")
-    return Door(action, actor, f"/actions/{action.slug}/door")
+    return Door(action, viewer.actor, f"/actions/{action.slug}/door")
 
 
 async def _page(

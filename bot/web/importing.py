@@ -26,7 +26,7 @@ from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import Handler, error_page, render, signed_in
 from bot.web.security import guard
 from bot.web.viewer import Viewer
-from storage.audit import Actor, record
+from storage.audit import record
 from storage.importer import (
     ImportRejected,
     PeopleFile,
@@ -196,7 +196,7 @@ async def confirm(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     async with request.app[DB].session() as session:
         await record(
             session,
-            Actor.of(viewer.current.person, "web"),
+            viewer.actor,
             "people_imported",
             "person",
             None,

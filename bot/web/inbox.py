@@ -33,7 +33,6 @@ from config.messages import format_when
 from config.segments import count_segments
 from scheduler.inbox import MAX_REPLY, InboxError, assign, attach, mark_done, reopen, reply
 from scheduler.outbound import zone_of
-from storage.audit import Actor
 from storage.inbox import (
     assignee_choices,
     assignees,
@@ -55,10 +54,6 @@ NOTICES = {
     "unassigned": "Nobody is assigned now.",
     "reopened": "Back in the inbox.",
 }
-
-
-def actor(viewer: Viewer) -> Actor:
-    return Actor.of(viewer.current.person, "web")
 
 
 @routes.get("/inbox", name="console.inbox")
@@ -216,7 +211,7 @@ async def reply_post(request: web.Request, viewer: Viewer) -> web.StreamResponse
             return not_found(request)
         try:
             result = await reply(
-                session, message, body, settings=settings, actor=actor(viewer), now=now
+                session, message, body, settings=settings, actor=viewer.actor, now=now
             )
         except InboxError as problem:
             error = str(problem)
@@ -242,7 +237,7 @@ async def done_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         message = await inbox_message(session, viewer.roles, _id(request))
         if message is None:
             return not_found(request)
-        count = await mark_done(session, message, actor=actor(viewer), now=request.app[CLOCK].now())
+        count = await mark_done(session, message, actor=viewer.actor, now=request.app[CLOCK].now())
     raise see_other(url(request, "console.inbox") + f"?done={count}")
 
 
@@ -253,7 +248,7 @@ async def reopen_post(request: web.Request, viewer: Viewer) -> web.StreamRespons
         message = await inbox_message(session, viewer.roles, _id(request))
         if message is None:
             return not_found(request)
-        await reopen(session, message, actor=actor(viewer), now=request.app[CLOCK].now())
+        await reopen(session, message, actor=viewer.actor, now=request.app[CLOCK].now())
     raise _back(request, _id(request), "reopened")
 
 
@@ -276,7 +271,7 @@ async def assign_post(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 message,
                 assignee,
                 by=viewer.current.person,
-                actor=actor(viewer),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
         except InboxError as problem:
@@ -325,7 +320,7 @@ async def attach_post(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 message,
                 campaign,
                 question,
-                actor=actor(viewer),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
         except InboxError as problem:

@@ -27,7 +27,6 @@ from bot.web.viewer import Viewer
 from config.messages import format_when
 from scheduler import leader_links as use
 from scheduler.actions import ActionError, get_action
-from storage.audit import Actor
 from storage.leader_links import NO_NAME, OpenLink, chase_list, links_for, open_link
 from storage.links import is_live
 from storage.models import Action, Institution, Membership, Person
@@ -248,7 +247,7 @@ async def make_link(request: web.Request, viewer: Viewer) -> web.StreamResponse:
                         action=await get_action(session, action.slug),
                         leader=leader,
                         institution_id=int(institution_id),
-                        actor=Actor.of(viewer.current.person, "web"),
+                        actor=viewer.actor,
                         now=now,
                     )
                 except use.LinkError as exc:
@@ -274,7 +273,7 @@ async def revoke(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         await use.revoke_link(
             session,
             int(request.match_info["id"]),
-            actor=Actor.of(viewer.current.person, "web"),
+            actor=viewer.actor,
             now=request.app[CLOCK].now(),
         )
     raise see_other(f"/actions/{action.slug}/leaders?done=revoked")

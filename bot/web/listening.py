@@ -40,7 +40,7 @@ from scheduler.listening_edits import (
     followed_up,
     tag_by_hand,
 )
-from storage.audit import Actor, record
+from storage.audit import record
 from storage.export import CsvExport
 from storage.listening import campaign_by_slug, campaign_questions, question_text
 from storage.listening_reports.answers import EXPORT_FIELDS, export_answers, list_answers
@@ -60,10 +60,6 @@ LANGUAGE_NAMES = {"en": "English", "cy": "Welsh", "pl": "Polish"}
 # What an answers export holds unless asked otherwise: no names, no numbers.
 DEFAULT_FIELDS = ("answer_id", "received_at", "question", "text", "themes", "institution")
 PERSONAL_FIELDS = ("name", "phone", "person_id")
-
-
-def actor(viewer: Viewer) -> Actor:
-    return Actor.of(viewer.current.person, "web")
 
 
 def _scope(viewer: Viewer) -> list[int] | None:
@@ -217,7 +213,7 @@ async def tag_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             return not_found(request)
         try:
             await tag_by_hand(
-                session, answer, chosen, actor=actor(viewer), now=request.app[CLOCK].now()
+                session, answer, chosen, actor=viewer.actor, now=request.app[CLOCK].now()
             )
         except ListeningEditError as problem:
             return bad_request(request, BadInput(problem.errors["themes"].lower()))
@@ -253,7 +249,7 @@ async def follow_up_post(request: web.Request, viewer: Viewer) -> web.StreamResp
                 person,
                 note,
                 by=viewer.current.person,
-                actor=actor(viewer),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
         except ListeningEditError as problem:
@@ -369,7 +365,7 @@ async def question_save(request: web.Request, viewer: Viewer) -> web.StreamRespo
         campaign, question = found
         try:
             await edit_question(
-                session, question, texts, actor=actor(viewer), now=request.app[CLOCK].now()
+                session, question, texts, actor=viewer.actor, now=request.app[CLOCK].now()
             )
         except ListeningEditError as problem:
             errors = problem.errors
@@ -403,7 +399,7 @@ async def themes_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse
         rows = export_themes(await theme_table(session, campaign, scope=_scope(viewer)), out)
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "listening_themes_exported",
             "listening_campaign",
             campaign.id,
@@ -430,7 +426,7 @@ async def answers_csv(request: web.Request, viewer: Viewer) -> web.StreamRespons
         rows = await export_answers(session, campaign, fields, out, scope=_scope(viewer))
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "listening_answers_exported",
             "listening_campaign",
             campaign.id,
@@ -456,7 +452,7 @@ async def follow_ups_csv(request: web.Request, viewer: Viewer) -> web.StreamResp
             )
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "listening_follow_ups_exported",
             "listening_campaign",
             campaign.id,

@@ -35,7 +35,7 @@ from config.messages import format_when
 from config.settings import LANGUAGES
 from scheduler.people import PersonEdit, PersonEditError, edit_person
 from storage import young
-from storage.audit import Actor, record
+from storage.audit import record
 from storage.directory import (
     CONSENT_LABELS,
     REPLY_LABELS,
@@ -83,10 +83,6 @@ def _filters(query: PeopleQuery) -> dict[str, str]:
         "reply": query.reply or "",
     }
     return {k: v for k, v in values.items() if v}
-
-
-def actor(viewer: Viewer) -> Actor:
-    return Actor.of(viewer.current.person, "web")
 
 
 @routes.get("/people", name="console.people")
@@ -155,7 +151,7 @@ async def people_export(request: web.Request, viewer: Viewer) -> web.StreamRespo
             export.row(values)
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "people_exported",
             "person",
             None,
@@ -208,7 +204,7 @@ async def person_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
         ).one()
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "person_viewed",
             "person",
             person.id,
@@ -291,7 +287,7 @@ async def edit_save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
                 person,
                 edit,
                 editable=viewer.scope,
-                actor=actor(viewer),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
         except PersonEditError as problem:

@@ -166,7 +166,7 @@ async def add_promise(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 session,
                 await get_action(session, action.slug),
                 given,
-                actor=Actor.of(viewer.current.person, "web"),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
     except use.PromiseError as exc:
@@ -205,7 +205,7 @@ async def mark_promise(request: web.Request, viewer: Viewer) -> web.StreamRespon
                 promise,
                 _text(form, "status"),
                 note=_text(form, "note"),
-                actor=Actor.of(viewer.current.person, "web"),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
     except use.PromiseError as exc:
@@ -243,7 +243,7 @@ async def report_back(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 session,
                 request.app[SETTINGS],
                 await get_action(session, action.slug),
-                actor=Actor.of(viewer.current.person, "web"),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
     except use.PromiseError as exc:

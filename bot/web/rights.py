@@ -131,7 +131,7 @@ async def audit_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         rows = await audit_rows(session, limit=None, **filters)
         await audit.record(
             session,
-            audit.Actor.of(viewer.current.person, "web"),
+            viewer.actor,
             "audit_exported",
             "audit_log",
             None,
@@ -209,7 +209,7 @@ async def export_zip(request: web.Request, viewer: Viewer) -> web.StreamResponse
         data = await gather(session, subject_of(person))
         await audit.record(
             session,
-            audit.Actor.of(viewer.current.person, "web"),
+            viewer.actor,
             "person_exported",
             "person",
             person.id,
@@ -276,7 +276,7 @@ async def erase_confirm(request: web.Request, viewer: Viewer) -> web.StreamRespo
             if not report.already:
                 await audit.record(
                     session,
-                    audit.Actor.of(viewer.current.person, "web"),
+                    viewer.actor,
                     "person_erased",
                     "person",
                     person.id,
@@ -377,7 +377,7 @@ async def consent_record(request: web.Request, viewer: Viewer) -> web.StreamResp
         if changed:
             await audit.record(
                 session,
-                audit.Actor.of(viewer.current.person, "web"),
+                viewer.actor,
                 "consent_recorded",
                 "person",
                 person.id,
