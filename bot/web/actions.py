@@ -111,6 +111,17 @@ async def find(session: AsyncSession, slug: str) -> Action | None:
     return await session.scalar(select(Action).where(Action.slug == slug))
 
 
+async def _load(request: web.Request) -> Action | None:
+    """The action the path names (its slug), or None."""
+    async with request.app[DB].session() as session:
+        return await find(session, request.match_info["slug"])
+
+
+def _to_action(request: web.Request, slug: str, done: str) -> web.HTTPSeeOther:
+    """Back to the action's page, saying what was done (``done``: the query and fragment)."""
+    return see_other(url(request, "console.action", slug=slug) + done)
+
+
 def when(moment: datetime, settings: Settings) -> str:
     return format_when(moment, "en", settings.default_timezone)
 
@@ -363,7 +374,7 @@ async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             {"title": "Create an action", **_form_context(values, errors)},
             status=400,
         )
-    raise see_other(url(request, "console.action", slug=slug) + "?done=created")
+    raise _to_action(request, slug, "?done=created")
 
 
 async def _ladder(
@@ -458,9 +469,7 @@ async def action_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
 @routes.get(f"/actions/{SLUG}/live", name="console.action_live")
 @signed_in
 async def live(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    async with request.app[DB].session() as session:
-        action = await find(session, request.match_info["slug"])
-    if action is None:
+    if (action := await _load(request)) is None:
         return not_found(request)
     return await stream(request, request.app[HUB], f"{TOPIC}{action.id}", viewer.scope)
 
@@ -470,9 +479,7 @@ async def live(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 async def edit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     if (refused := organisers_only(request, viewer)) is not None:
         return refused
-    async with request.app[DB].session() as session:
-        action = await find(session, request.match_info["slug"])
-    if action is None:
+    if (action := await _load(request)) is None:
         return not_found(request)
     values = {
         "title": action.title,
@@ -534,7 +541,7 @@ async def save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             status=400,
         )
     done = "edited" if changed else "unchanged"
-    raise see_other(url(request, "console.action", slug=slug) + f"?done={done}")
+    raise _to_action(request, slug, f"?done={done}")
 
 
 # -- reschedule and cancel: a preview of the notice first --------------------------------------
@@ -592,9 +599,7 @@ async def reschedule_page(request: web.Request, viewer: Viewer) -> web.StreamRes
     if (refused := organisers_only(request, viewer)) is not None:
         return refused
     settings = request.app[SETTINGS]
-    async with request.app[DB].session() as session:
-        action = await find(session, request.match_info["slug"])
-    if action is None:
+    if (action := await _load(request)) is None:
         return not_found(request)
     values = {
         "starts_at": local_input(action.starts_at, settings),
@@ -624,9 +629,8 @@ async def reschedule(request: web.Request, viewer: Viewer) -> web.StreamResponse
         errors["starts_at"] = "Enter when it starts, like 2026-03-14 18:30"
     if ends is None:
         errors["ends_at"] = "Enter when it ends, like 2026-03-14 20:30"
-    async with app[DB].session() as session:
-        if await find(session, slug) is None:
-            return not_found(request)
+    if await _load(request) is None:
+        return not_found(request)
     change: dict[str, Any] = {"starts_at": starts, "ends_at": ends, "place": values["place"]}
     preview: ChangePreview | None = None
     if not errors:
@@ -682,7 +686,7 @@ async def reschedule(request: web.Request, viewer: Viewer) -> web.StreamResponse
     except use.ActionError as exc:
         return error_page(request, 400, "The action cannot be moved", str(exc).capitalize())
     app[HUB].poke()
-    raise see_other(url(request, "console.action", slug=slug) + "?done=rescheduled")
+    raise _to_action(request, slug, "?done=rescheduled")
 
 
 @routes.get(f"/actions/{SLUG}/cancel", name="console.action_cancel")
@@ -692,9 +696,8 @@ async def cancel_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
         return refused
     app = request.app
     slug = request.match_info["slug"]
-    async with app[DB].session() as session:
-        if await find(session, slug) is None:
-            return not_found(request)
+    if await _load(request) is None:
+        return not_found(request)
     try:
         preview = await _preview_change(app[DB], slug, app[SETTINGS], app[CLOCK].now(), None)
     except use.ActionError as exc:
@@ -738,7 +741,7 @@ async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     except use.ActionError as exc:
         return error_page(request, 400, "The action cannot be cancelled", str(exc).capitalize())
     app[HUB].poke()
-    raise see_other(url(request, "console.action", slug=slug) + "?done=cancelled")
+    raise _to_action(request, slug, "?done=cancelled")
 
 
 # -- the reminder ladder, commitments ----------------------------------------------------------
@@ -773,7 +776,7 @@ async def reminder(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             at=now,
             details={"step": kind, "state": state},
         )
-    raise see_other(url(request, "console.action", slug=slug) + "?done=reminder#reminders")
+    raise _to_action(request, slug, "?done=reminder#reminders")
 
 
 @routes.post(f"/actions/{SLUG}/commitments", name="console.action_commit")
@@ -824,7 +827,7 @@ async def commitment(request: web.Request, viewer: Viewer) -> web.StreamResponse
             details={"institution_id": institution_id, "number": number},
         )
     request.app[HUB].poke()
-    raise see_other(url(request, "console.action", slug=slug) + "?done=commitment")
+    raise _to_action(request, slug, "?done=commitment")
 
 
 # -- the attendee list as CSV ----------------------------------------------------------------
