@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.keys import HUB
 from bot.web.live import Feed, Scope, stream
-from bot.web.pages import add_nav, error_page, render, see_other, signed_in, url
+from bot.web.pages import add_nav, error_page, organisers_only, render, see_other, signed_in, url
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.messages import render as render_message
@@ -92,15 +92,10 @@ def actor(viewer: Viewer) -> Actor:
     return viewer.actor
 
 
-def organisers_only(request: web.Request, viewer: Viewer) -> web.Response | None:
-    if viewer.scope is None:
-        return None
-    return error_page(
-        request,
-        403,
-        "Only organisers can do this",
-        "Changing an action is for the alliance's organisers. Ask one of them.",
-    )
+_organisers = organisers_only(
+    "Only organisers can do this",
+    "Changing an action is for the alliance's organisers. Ask one of them.",
+)
 
 
 def not_found(request: web.Request) -> web.Response:
@@ -288,9 +283,8 @@ def _form_context(values: dict[str, str], errors: dict[str, str], **extra: Any) 
 
 @routes.get("/actions/new", name="console.action_new")
 @signed_in
+@_organisers
 async def new_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     values = _form_values({"kind": "assembly"})
     return render(
         request, "action_form.html", {"title": "Create an action", **_form_context(values, {})}
@@ -325,9 +319,8 @@ def _error_field(message: str) -> str:
 
 @routes.post("/actions/new", name="console.action_create")
 @signed_in
+@_organisers
 async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
     values = _form_values(await request.post())
     errors: dict[str, str] = {}
@@ -476,9 +469,8 @@ async def live(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 @routes.get(f"/actions/{SLUG}/edit", name="console.action_edit")
 @signed_in
+@_organisers
 async def edit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     if (action := await _load(request)) is None:
         return not_found(request)
     values = {
@@ -496,9 +488,8 @@ async def edit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 @routes.post(f"/actions/{SLUG}/edit", name="console.action_save")
 @signed_in
+@_organisers
 async def save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     now = request.app[CLOCK].now()
     form = await request.post()
     values = {n: str(form.get(n, "")).strip() for n in ("title", "kind", "bring", "target")}
@@ -595,9 +586,8 @@ async def _preview_change(
 
 @routes.get(f"/actions/{SLUG}/reschedule", name="console.action_reschedule")
 @signed_in
+@_organisers
 async def reschedule_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     settings = request.app[SETTINGS]
     if (action := await _load(request)) is None:
         return not_found(request)
@@ -615,9 +605,8 @@ async def reschedule_page(request: web.Request, viewer: Viewer) -> web.StreamRes
 
 @routes.post(f"/actions/{SLUG}/reschedule", name="console.action_reschedule_post")
 @signed_in
+@_organisers
 async def reschedule(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     app = request.app
     settings, now, slug = app[SETTINGS], app[CLOCK].now(), request.match_info["slug"]
     form = await request.post()
@@ -691,9 +680,8 @@ async def reschedule(request: web.Request, viewer: Viewer) -> web.StreamResponse
 
 @routes.get(f"/actions/{SLUG}/cancel", name="console.action_cancel")
 @signed_in
+@_organisers
 async def cancel_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     app = request.app
     slug = request.match_info["slug"]
     if await _load(request) is None:
@@ -718,9 +706,8 @@ async def cancel_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 @routes.post(f"/actions/{SLUG}/cancel", name="console.action_cancel_post")
 @signed_in
+@_organisers
 async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     app = request.app
     settings, now, slug = app[SETTINGS], app[CLOCK].now(), request.match_info["slug"]
     try:
@@ -749,9 +736,8 @@ async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 @routes.post(f"/actions/{SLUG}/reminders", name="console.action_reminder")
 @signed_in
+@_organisers
 async def reminder(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     now, slug = request.app[CLOCK].now(), request.match_info["slug"]
     form = await request.post()
     kind, state = str(form.get("step", "")), str(form.get("state", ""))

@@ -18,7 +18,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import add_nav, error_page, render, see_other, signed_in, url
+from bot.web.pages import add_nav, organisers_only, render, see_other, signed_in, url
 from bot.web.params import (
     BadInput,
     bad_request,
@@ -324,17 +324,13 @@ def _editor(
     )
 
 
-def _organisers_only(request: web.Request) -> web.Response:
-    return error_page(
-        request, 403, "Only organisers edit questions", "Ask your organiser to change it."
-    )
+_organisers = organisers_only("Only organisers edit questions", "Ask your organiser to change it.")
 
 
 @routes.get(rf"/listening/{SLUG}/questions/{{n:\d{{1,3}}}}", name="console.listening_question")
 @signed_in
+@_organisers
 async def question_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if not viewer.roles.organiser:
-        return _organisers_only(request)
     async with request.app[DB].session() as session:
         found = await _question(
             session, request.match_info["slug"], int(request.match_info["n"]) - 1
@@ -349,9 +345,8 @@ async def question_page(request: web.Request, viewer: Viewer) -> web.StreamRespo
     rf"/listening/{SLUG}/questions/{{n:\d{{1,3}}}}", name="console.listening_question_save"
 )
 @signed_in
+@_organisers
 async def question_save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if not viewer.roles.organiser:
-        return _organisers_only(request)
     form = await request.post()
     try:
         texts = {code: text(form, f"text-{code}", limit=2000) for code in LANGUAGES}

@@ -91,3 +91,19 @@ def signed_in(handler: ViewerHandler) -> Handler:
         return await handler(request, viewer)
 
     return guarded
+
+
+def organisers_only(title: str, message: str) -> Callable[[ViewerHandler], ViewerHandler]:
+    """Only for an organiser (after :func:`signed_in`): anyone else gets a 403 page saying
+    ``title`` and ``message`` (each section says why in its own words)."""
+
+    def decorate(handler: ViewerHandler) -> ViewerHandler:
+        @functools.wraps(handler)
+        async def guarded(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+            if not viewer.roles.organiser:
+                return error_page(request, 403, title, message)
+            return await handler(request, viewer)
+
+        return guarded
+
+    return decorate

@@ -17,7 +17,7 @@ from multidict import MultiDictProxy
 from sqlalchemy import func, select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import add_nav, error_page, render, see_other, signed_in
+from bot.web.pages import add_nav, error_page, organisers_only, render, see_other, signed_in
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from scheduler import promises as use
@@ -35,10 +35,9 @@ DONE = {
 }
 
 
-def _organisers_only(request: web.Request) -> web.Response:
-    return error_page(
-        request, 403, "Organisers only", "Only an organiser can record promises or report back."
-    )
+_organisers = organisers_only(
+    "Organisers only", "Only an organiser can record promises or report back."
+)
 
 
 def _today(request: web.Request) -> Any:
@@ -144,9 +143,8 @@ def _text(form: MultiDictProxy[Any], name: str) -> str:
 
 @routes.post(SLUG + "/promises", name="console.action_promises_add")
 @signed_in
+@_organisers
 async def add_promise(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
     action = await _action(request)
     form = await request.post()
     values = {name: _text(form, name) for name in FIELDS}
@@ -192,9 +190,8 @@ async def add_promise(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 @routes.post(SLUG + r"/promises/{id:\d{1,18}}", name="console.action_promise_mark")
 @signed_in
+@_organisers
 async def mark_promise(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
     action = await _action(request)
     form = await request.post()
     try:
@@ -233,9 +230,8 @@ async def export(request: web.Request, _viewer: Viewer) -> web.StreamResponse:
 
 @routes.post(SLUG + "/report-back", name="console.action_report_back")
 @signed_in
+@_organisers
 async def report_back(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
     action = await _action(request)
     try:
         async with request.app[DB].session() as session:

@@ -24,7 +24,15 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import ViewerHandler, add_nav, error_page, render, see_other, signed_in
+from bot.web.pages import (
+    ViewerHandler,
+    add_nav,
+    error_page,
+    organisers_only,
+    render,
+    see_other,
+    signed_in,
+)
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.phones import mask_phone
@@ -40,15 +48,9 @@ PAGE = 50
 MAX_ID = 10**18
 
 
-def _organisers_only(request: web.Request, viewer: Viewer) -> web.Response | None:
-    if viewer.scope is None:
-        return None
-    return error_page(
-        request,
-        403,
-        "Organisers only",
-        "Only an organiser for the whole alliance can see this page.",
-    )
+_organisers = organisers_only(
+    "Organisers only", "Only an organiser for the whole alliance can see this page."
+)
 
 
 def _id(raw: str) -> int | None:
@@ -82,10 +84,8 @@ def _filters(query: MultiMapping[str]) -> dict[str, Any]:
     return found
 
 
-def _audit_filters(request: web.Request, viewer: Viewer) -> dict[str, Any] | web.Response:
-    """The audit log's filters, or the page refusing them (a leader: 403; a bad filter: 400)."""
-    if (refused := _organisers_only(request, viewer)) is not None:
-        return refused
+def _audit_filters(request: web.Request) -> dict[str, Any] | web.Response:
+    """The audit log's filters, or a 400 page refusing them."""
     try:
         return _filters(request.query)
     except BadFilter as exc:
@@ -94,8 +94,9 @@ def _audit_filters(request: web.Request, viewer: Viewer) -> dict[str, Any] | web
 
 @routes.get("/audit", name="console.audit")
 @signed_in
+@_organisers
 async def audit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    filters = _audit_filters(request, viewer)
+    filters = _audit_filters(request)
     if isinstance(filters, web.Response):
         return filters
     async with request.app[DB].session() as session:
@@ -127,8 +128,9 @@ async def audit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
 
 @routes.get("/audit.csv", name="console.audit_csv")
 @signed_in
+@_organisers
 async def audit_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    filters = _audit_filters(request, viewer)
+    filters = _audit_filters(request)
     if isinstance(filters, web.Response):
         return filters
     filters.pop("before_id", None)
@@ -165,8 +167,6 @@ def _for_person(handler: PersonHandler) -> ViewerHandler:
 
     @functools.wraps(handler)
     async def loaded(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-        if (refused := _organisers_only(request, viewer)) is not None:
-            return refused
         person_id = _id(request.match_info["id"])
         async with request.app[DB].session() as session:
             person = await session.get(Person, person_id) if person_id is not None else None
@@ -174,7 +174,7 @@ def _for_person(handler: PersonHandler) -> ViewerHandler:
             return error_page(request, 404, "Nobody here", "There is no person with that number.")
         return await handler(request, viewer, person)
 
-    return loaded
+    return _organisers(loaded)
 
 
 def _label(person: Person) -> str:
