@@ -25,6 +25,7 @@ from bot.web.params import (
     hide_phones_for,
     not_found,
     number,
+    refuses_bad_input,
     row_id,
     text,
 )
@@ -58,13 +59,11 @@ NOTICES = {
 
 @routes.get("/inbox", name="console.inbox")
 @signed_in
+@refuses_bad_input
 async def inbox_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    try:
-        page_number = number(request.query, "page") or 1
-        mine = text(request.query, "mine", limit=8) == "1"
-        done = number(request.query, "done")
-    except BadInput as problem:
-        return bad_request(request, problem)
+    page_number = number(request.query, "page") or 1
+    mine = text(request.query, "mine", limit=8) == "1"
+    done = number(request.query, "done")
     zone = request.app[SETTINGS].default_timezone
     async with request.app[DB].session() as session:
         total_open = await open_count(session, viewer.roles)
@@ -196,13 +195,11 @@ async def _refuse(
 
 @routes.post(r"/inbox/{id:\d{1,18}}/reply", name="console.inbox_reply")
 @signed_in
+@refuses_bad_input
 async def reply_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     message_id = _id(request)
     form = await request.post()
-    try:
-        body = text(form, "reply", limit=5000)
-    except BadInput as problem:
-        return bad_request(request, problem)
+    body = text(form, "reply", limit=5000)
     settings = request.app[SETTINGS]
     now = request.app[CLOCK].now()
     async with request.app[DB].session() as session:
@@ -254,13 +251,11 @@ async def reopen_post(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 @routes.post(r"/inbox/{id:\d{1,18}}/assign", name="console.inbox_assign")
 @signed_in
+@refuses_bad_input
 async def assign_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     message_id = _id(request)
     form = await request.post()
-    try:
-        assignee = number(form, "assignee")
-    except BadInput as problem:
-        return bad_request(request, problem)
+    assignee = number(form, "assignee")
     async with request.app[DB].session() as session:
         message = await inbox_message(session, viewer.roles, message_id)
         if message is None:
@@ -297,13 +292,11 @@ def _target(value: str) -> tuple[int, int | None]:
 
 @routes.post(r"/inbox/{id:\d{1,18}}/attach", name="console.inbox_attach")
 @signed_in
+@refuses_bad_input
 async def attach_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     message_id = _id(request)
     form = await request.post()
-    try:
-        campaign_id, question_id = _target(text(form, "target", limit=64))
-    except BadInput as problem:
-        return bad_request(request, problem)
+    campaign_id, question_id = _target(text(form, "target", limit=64))
     async with request.app[DB].session() as session:
         message = await inbox_message(session, viewer.roles, message_id)
         if message is None:

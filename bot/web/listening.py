@@ -26,6 +26,7 @@ from bot.web.params import (
     not_found,
     number,
     numbers,
+    refuses_bad_input,
     row_id,
     text,
 )
@@ -102,12 +103,10 @@ async def _campaign(session: Any, slug: str) -> ListeningCampaign | None:
 
 @routes.get(f"/listening/{SLUG}", name="console.listening_campaign")
 @signed_in
+@refuses_bad_input
 async def campaign_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    try:
-        after = number(request.query, "after") or 0
-        untagged = text(request.query, "untagged", limit=4) == "1"
-    except BadInput as problem:
-        return bad_request(request, problem)
+    after = number(request.query, "after") or 0
+    untagged = text(request.query, "untagged", limit=4) == "1"
     now = request.app[CLOCK].now()
     zone = request.app[SETTINGS].default_timezone
     async with request.app[DB].session() as session:
@@ -194,12 +193,10 @@ async def campaign_page(request: web.Request, viewer: Viewer) -> web.StreamRespo
 
 @routes.post(rf"/listening/{SLUG}/answers/{{id:\d{{1,18}}}}/themes", name="console.listening_tag")
 @signed_in
+@refuses_bad_input
 async def tag_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     form = await request.post()
-    try:
-        chosen = numbers(form.getall("theme", []), "theme")
-    except BadInput as problem:
-        return bad_request(request, problem)
+    chosen = numbers(form.getall("theme", []), "theme")
     slug = request.match_info["slug"]
     async with request.app[DB].session() as session:
         campaign = await _campaign(session, slug)
@@ -226,12 +223,10 @@ async def tag_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     rf"/listening/{SLUG}/follow-ups/{{id:\d{{1,18}}}}", name="console.listening_followed_up"
 )
 @signed_in
+@refuses_bad_input
 async def follow_up_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     form = await request.post()
-    try:
-        note = text(form, "note", limit=5000)
-    except BadInput as problem:
-        return bad_request(request, problem)
+    note = text(form, "note", limit=5000)
     slug = request.match_info["slug"]
     async with request.app[DB].session() as session:
         campaign = await _campaign(session, slug)
@@ -346,12 +341,10 @@ async def question_page(request: web.Request, viewer: Viewer) -> web.StreamRespo
 )
 @signed_in
 @_organisers
+@refuses_bad_input
 async def question_save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     form = await request.post()
-    try:
-        texts = {code: text(form, f"text-{code}", limit=2000) for code in LANGUAGES}
-    except BadInput as problem:
-        return bad_request(request, problem)
+    texts = {code: text(form, f"text-{code}", limit=2000) for code in LANGUAGES}
     slug, n = request.match_info["slug"], request.match_info["n"]
     async with request.app[DB].session() as session:
         found = await _question(session, slug, int(n) - 1)

@@ -27,6 +27,7 @@ from bot.web.params import (
     not_found,
     number,
     numbers,
+    refuses_bad_input,
     row_id,
     text,
 )
@@ -87,12 +88,10 @@ def _filters(query: PeopleQuery) -> dict[str, str]:
 
 @routes.get("/people", name="console.people")
 @signed_in
+@refuses_bad_input
 async def people_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    try:
-        query = _query(request.query)
-        page_number = number(request.query, "page") or 1
-    except BadInput as problem:
-        return bad_request(request, problem)
+    query = _query(request.query)
+    page_number = number(request.query, "page") or 1
     async with request.app[DB].session() as session:
         institutions = await institutions_led(session, viewer.roles)
         if query.institution_id is not None and query.institution_id not in {
@@ -129,11 +128,9 @@ async def people_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 @routes.get("/people/export.csv", name="console.people_export")
 @signed_in
+@refuses_bad_input
 async def people_export(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    try:
-        query = _query(request.query)
-    except BadInput as problem:
-        return bad_request(request, problem)
+    query = _query(request.query)
     phones = viewer.roles.organiser
     out = io.StringIO(newline="")
     header = ["name", *(["phone"] if phones else []), "language", "consent", "institutions"]
@@ -267,15 +264,13 @@ async def edit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 @routes.post(r"/people/{id:\d{1,18}}/edit", name="console.person_save")
 @signed_in
+@refuses_bad_input
 async def edit_save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     person_id = _person_id(request)
     form = await request.post()
-    try:
-        name = text(form, "name", limit=1000)
-        language = text(form, "language", limit=16)
-        chosen = numbers(form.getall("institution", []), "institution")
-    except BadInput as problem:
-        return bad_request(request, problem)
+    name = text(form, "name", limit=1000)
+    language = text(form, "language", limit=16)
+    chosen = numbers(form.getall("institution", []), "institution")
     edit = PersonEdit(name, language, chosen)
     async with request.app[DB].session() as session:
         person = await visible_person(session, viewer.roles, person_id)
