@@ -27,6 +27,7 @@ from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.keys import HUB
 from bot.web.live import Feed, Scope, stream
 from bot.web.pages import add_nav, error_page, organisers_only, render, see_other, signed_in, url
+from bot.web.params import MAX_ID
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.messages import render as render_message
@@ -146,9 +147,6 @@ def parse_count(value: str, *, lo: int, hi: int) -> int | None:
         return None
     number = int(text)
     return number if lo <= number <= hi else None
-
-
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
 def parse_id(value: str) -> int | None:
