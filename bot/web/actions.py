@@ -26,7 +26,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.keys import HUB
 from bot.web.live import Feed, Scope, stream
-from bot.web.pages import add_nav, error_page, organisers_only, render, see_other, signed_in, url
+from bot.web.pages import (
+    add_nav,
+    csv_download,
+    error_page,
+    organisers_only,
+    render,
+    see_other,
+    signed_in,
+    url,
+)
 from bot.web.params import MAX_ID
 from bot.web.viewer import Viewer
 from config.messages import format_when
@@ -862,14 +871,7 @@ async def export(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             details={"rows": csv.rows, "reply": reply or "all", "phones": organiser},
         )
     name = f"{action.slug}-attendees{'-' + reply if reply else ''}.csv"
-    return web.Response(
-        body=out.getvalue().encode("utf-8"),
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_download(out.getvalue(), name)
 
 
 def install(app: web.Application) -> None:

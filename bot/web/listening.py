@@ -18,7 +18,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import add_nav, organisers_only, render, see_other, signed_in, url
+from bot.web.pages import add_nav, csv_download, organisers_only, render, see_other, signed_in, url
 from bot.web.params import (
     BadInput,
     bad_request,
@@ -364,18 +364,6 @@ async def question_save(request: web.Request, viewer: Viewer) -> web.StreamRespo
     raise see_other(url(request, "console.listening_question", slug=slug, n=n) + "?saved")
 
 
-def _csv(body: str, filename: str) -> web.Response:
-    return web.Response(
-        text=body,
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
 @routes.get(f"/listening/{SLUG}/themes.csv", name="console.listening_themes_csv")
 @signed_in
 async def themes_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse:
@@ -394,7 +382,7 @@ async def themes_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse
             at=request.app[CLOCK].now(),
             details={"rows": rows},
         )
-    return _csv(out.getvalue(), f"{campaign.slug}-themes.csv")
+    return csv_download(out.getvalue(), f"{campaign.slug}-themes.csv")
 
 
 @routes.get(f"/listening/{SLUG}/answers.csv", name="console.listening_answers_csv")
@@ -421,7 +409,7 @@ async def answers_csv(request: web.Request, viewer: Viewer) -> web.StreamRespons
             at=request.app[CLOCK].now(),
             details={"rows": rows, "fields": fields},
         )
-    return _csv(out.getvalue(), f"{campaign.slug}-answers.csv")
+    return csv_download(out.getvalue(), f"{campaign.slug}-answers.csv")
 
 
 @routes.get(f"/listening/{SLUG}/follow-ups.csv", name="console.listening_follow_ups_csv")
@@ -447,7 +435,7 @@ async def follow_ups_csv(request: web.Request, viewer: Viewer) -> web.StreamResp
             at=now,
             details={"rows": export.rows},
         )
-    return _csv(out.getvalue(), f"{campaign.slug}-follow-ups.csv")
+    return csv_download(out.getvalue(), f"{campaign.slug}-follow-ups.csv")
 
 
 def install(app: web.Application) -> None:

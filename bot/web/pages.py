@@ -68,6 +68,23 @@ def error_page(request: web.Request, status: int, title: str, message: str) -> w
     return render(request, "error.html", {"title": title, "message": message}, status=status)
 
 
+def download(body: bytes, filename: str, content_type: str) -> web.Response:
+    """A file to save (an export: it carries people's data, so no cache keeps it)."""
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": content_type,
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def csv_download(text: str, filename: str) -> web.Response:
+    """A CSV file (written by storage/export.py's writer) to save, in UTF-8."""
+    return download(text.encode("utf-8"), filename, "text/csv; charset=utf-8")
+
+
 def see_other(location: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(location)
 

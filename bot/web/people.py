@@ -18,7 +18,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import add_nav, render, see_other, signed_in, url
+from bot.web.pages import add_nav, csv_download, render, see_other, signed_in, url
 from bot.web.params import (
     BadInput,
     bad_request,
@@ -155,15 +155,7 @@ async def people_export(request: web.Request, viewer: Viewer) -> web.StreamRespo
             at=request.app[CLOCK].now(),
             details={"rows": export.rows, "phones": phones, "filters": sorted(_filters(query))},
         )
-    return web.Response(
-        text=out.getvalue(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="people.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_download(out.getvalue(), "people.csv")
 
 
 def _person_id(request: web.Request) -> int:

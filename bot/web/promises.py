@@ -17,7 +17,15 @@ from multidict import MultiDictProxy
 from sqlalchemy import func, select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import add_nav, error_page, organisers_only, render, see_other, signed_in
+from bot.web.pages import (
+    add_nav,
+    csv_download,
+    error_page,
+    organisers_only,
+    render,
+    see_other,
+    signed_in,
+)
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from scheduler import promises as use
@@ -217,15 +225,7 @@ async def export(request: web.Request, _viewer: Viewer) -> web.StreamResponse:
     out = io.StringIO(newline="")
     async with request.app[DB].session() as session:
         write_csv(out, action, await promises_for(session, action.id))
-    return web.Response(
-        text=out.getvalue(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="promises-{action.slug}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_download(out.getvalue(), f"promises-{action.slug}.csv")
 
 
 @routes.post(SLUG + "/report-back", name="console.action_report_back")

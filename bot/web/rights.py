@@ -27,6 +27,8 @@ from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import (
     ViewerHandler,
     add_nav,
+    csv_download,
+    download,
     error_page,
     organisers_only,
     render,
@@ -148,15 +150,7 @@ async def audit_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         )
     out = io.StringIO(newline="")
     write_audit_csv(out, rows)
-    return web.Response(
-        body=out.getvalue().encode(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="audit-{now:%Y%m%d}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_download(out.getvalue(), f"audit-{now:%Y%m%d}.csv")
 
 
 PersonHandler = Callable[[web.Request, Viewer, Person], Awaitable[web.StreamResponse]]
@@ -225,14 +219,7 @@ async def export_zip(request: web.Request, viewer: Viewer, person: Person) -> we
         )
     out = io.BytesIO()
     write_zip(data, out, at=now)
-    return web.Response(
-        body=out.getvalue(),
-        content_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="person-{person.id}.zip"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(out.getvalue(), f"person-{person.id}.zip", "application/zip")
 
 
 @routes.get(PERSON + "/erase", name="console.person_erase")
