@@ -116,6 +116,15 @@ class Browser:
         return page
 
 
+async def signed_in(
+    client: TestClient[Any, Any], settings: Settings, db: Database, phone: str
+) -> Browser:
+    """A new browser, signed in (the whole way) as ``phone``."""
+    browser = Browser(client, settings)
+    await browser.sign_in(db, phone)
+    return browser
+
+
 async def code_rows(db: Database) -> list[OutboxMessage]:
     async with db.session() as s:
         return list(

@@ -19,7 +19,7 @@ from storage.audit import entries
 from storage.db import Database
 from storage.models import Action, ActionReminder, Commitment, OutboxMessage
 from tests import factories as f
-from tests.console import Browser, alliance, numbers
+from tests.console import Browser, alliance, numbers, signed_in
 from tests.test_console_today import bar, card, next_state, text_in
 
 RUTH, ANN = "07700 900011", "07700 900001"
@@ -37,9 +37,7 @@ NEW = {
 
 
 async def organiser(web: TestClient[Any, Any], db: Database, settings: Settings) -> Browser:
-    browser = Browser(web, settings)
-    await browser.sign_in(db, RUTH)
-    return browser
+    return await signed_in(web, settings, db, RUTH)
 
 
 async def audit_actions(db: Database) -> list[str]:
@@ -136,8 +134,7 @@ async def test_a_leader_cannot_create_edit_move_or_cancel(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await numbers(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ANN)
+    browser = await signed_in(web, console_settings, db, ANN)
     page = await browser.get("/actions")
     assert "Create an action" not in page.text
     for path in ("/actions/new", "/actions/assembly/edit", "/actions/assembly/cancel"):
@@ -195,8 +192,7 @@ async def test_a_leader_sees_only_their_people_and_numbers(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await numbers(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ANN)
+    browser = await signed_in(web, console_settings, db, ANN)
     page = await browser.get("/actions/assembly")
     assert page.status == 200
     assert "Grace Okafor" in page.text and "Ann Patel" in page.text
@@ -290,8 +286,7 @@ async def test_commitments_by_an_organiser_and_by_a_leader_for_their_own_only(
         )
         assert page.status == 400, institution
     await browser.post("/sign-out")  # the same cookie jar: now Ann signs in
-    ann = Browser(web, console_settings)
-    await ann.sign_in(db, ANN)
+    ann = await signed_in(web, console_settings, db, ANN)
     await ann.get("/actions/assembly")
     page = await ann.post(
         "/actions/assembly/commitments", {"institution": str(people.noor.id), "number": "1"}

@@ -18,7 +18,7 @@ from storage.console import Policy, open_session
 from storage.db import Database
 from storage.models import ConsoleUpload, Membership, Person
 from storage.uploads import find_upload, keep_upload
-from tests.console import PUBLIC_URL, Browser, Page, alliance
+from tests.console import PUBLIC_URL, Browser, Page, alliance, signed_in
 
 ORGANISER, ANN = "07700 900011", "07700 900001"
 GOOD = (
@@ -66,8 +66,7 @@ async def test_a_file_with_bad_rows_names_each_by_line_and_imports_nothing(
 ) -> None:
     await alliance(db, clock.now())
     before = await people_count(db)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await upload(browser, BAD)
     assert page.status == 400
     assert "3 problems in people.csv: nothing was imported" in page.text
@@ -85,8 +84,7 @@ async def test_a_good_file_is_previewed_kept_server_side_then_imported_once(
 ) -> None:
     people = await alliance(db, clock.now())
     before = await people_count(db)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await upload(browser, GOOD)
     assert page.status == 200 and "Check the import" in page.text
     assert "<dt>New people</dt><dd>2</dd>" in page.text
@@ -120,8 +118,7 @@ async def test_the_fixed_file_imports_after_the_bad_one(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await alliance(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     assert (await upload(browser, BAD)).status == 400
     page = await upload(browser, GOOD)
     assert page.status == 200
@@ -156,8 +153,7 @@ async def test_a_leader_may_not_import(
 ) -> None:
     await alliance(db, clock.now())
     before = await people_count(db)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ANN)
+    browser = await signed_in(web, console_settings, db, ANN)
     assert (await browser.get("/people/import")).status == 403
     await browser.get("/people")
     page = await upload(browser, GOOD, csrf=browser.last.csrf if browser.last else "")
@@ -170,8 +166,7 @@ async def test_uploads_without_a_file_too_big_not_utf8_or_without_csrf_are_refus
 ) -> None:
     await alliance(db, clock.now())
     before = await people_count(db)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await upload(browser, b"")
     assert page.status == 400 and "Choose a CSV file to upload" in page.text
     page = await upload(browser, "Name,Phone\n" + "Ann,07700 900123\n" * 150_000)
@@ -189,8 +184,7 @@ async def test_a_large_file_says_how_long_the_import_takes(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await alliance(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     rows = "".join(f"Person {n},+4477019{n:05d}\n" for n in range(20_000))
     page = await upload(browser, "name,phone\n" + rows)
     assert page.status == 200

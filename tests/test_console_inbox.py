@@ -24,7 +24,7 @@ from storage.models import (
     OutboxMessage,
     Person,
 )
-from tests.console import Alliance, Browser, numbers
+from tests.console import Alliance, Browser, numbers, signed_in
 
 ORGANISER, ANN = "07700 900011", "07700 900001"
 
@@ -40,6 +40,15 @@ async def message_of(db: Database, person_id: int | None) -> int:
         )
     assert found is not None
     return found
+
+
+async def at_graces_text(
+    web: TestClient[Any, Any], db: Database, settings: Settings, clock: FakeClock
+) -> tuple[Alliance, int, Browser]:
+    """The console's people (tests.console.numbers), Grace's text, an organiser signed in."""
+    people = await numbers(db, clock.now())
+    grace = await message_of(db, people.grace.id)
+    return people, grace, await signed_in(web, settings, db, ORGANISER)
 
 
 def open_count(html: str) -> int:
@@ -82,8 +91,7 @@ async def test_a_leader_sees_only_their_peoples_texts_and_no_numbers(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     people = await numbers(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ANN)
+    browser = await signed_in(web, console_settings, db, ANN)
     page = await browser.get("/inbox")
     assert open_count(page.text) == 1
     assert "Grace Okafor" in page.text
@@ -100,10 +108,7 @@ async def test_a_leader_sees_only_their_peoples_texts_and_no_numbers(
 async def test_a_reply_goes_through_the_outbox_once_and_is_audited(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
-    people = await numbers(db, clock.now())
-    grace = await message_of(db, people.grace.id)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    _people, grace, browser = await at_graces_text(web, db, console_settings, clock)
     await browser.get(f"/inbox/{grace}")
     page = await browser.post(f"/inbox/{grace}/reply", {"reply": "Sorry to hear. Can we call?"})
     assert page.status == 200 and "goes out now" in page.text
@@ -127,10 +132,7 @@ async def test_a_reply_goes_through_the_outbox_once_and_is_audited(
 async def test_a_reply_in_quiet_hours_waits_for_the_morning(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
-    people = await numbers(db, clock.now())
-    grace = await message_of(db, people.grace.id)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    _people, grace, browser = await at_graces_text(web, db, console_settings, clock)
     clock.advance(hours=12)  # 22:00 in London
     await browser.get(f"/inbox/{grace}")
     page = await browser.post(f"/inbox/{grace}/reply", {"reply": "We will call tomorrow."})
@@ -142,10 +144,7 @@ async def test_a_reply_in_quiet_hours_waits_for_the_morning(
 async def test_no_reply_to_someone_who_said_stop_and_none_empty_or_too_long(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
-    people = await numbers(db, clock.now())
-    grace = await message_of(db, people.grace.id)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    people, grace, browser = await at_graces_text(web, db, console_settings, clock)
     await browser.get(f"/inbox/{grace}")
     page = await browser.post(f"/inbox/{grace}/reply", {"reply": "   "})
     assert page.status == 400 and "Write a reply" in page.text
@@ -164,10 +163,7 @@ async def test_no_reply_to_someone_who_said_stop_and_none_empty_or_too_long(
 async def test_mark_done_empties_the_conversation_and_todays_count_follows(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
-    people = await numbers(db, clock.now())
-    grace = await message_of(db, people.grace.id)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    _people, grace, browser = await at_graces_text(web, db, console_settings, clock)
     await browser.get(f"/inbox/{grace}")
     page = await browser.post(f"/inbox/{grace}/done")
     assert page.status == 200 and "Marked 1 text done." in page.text
@@ -185,10 +181,7 @@ async def test_mark_done_empties_the_conversation_and_todays_count_follows(
 async def test_assign_to_a_leader_of_their_institution_who_then_finds_it(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
-    people: Alliance = await numbers(db, clock.now())
-    grace = await message_of(db, people.grace.id)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    people, grace, browser = await at_graces_text(web, db, console_settings, clock)
     page = await browser.get(f"/inbox/{grace}")
     assert f'<option value="{people.ann.id}">Ann Patel</option>' in page.text
     assert "Fatima" not in page.text  # leads Al-Noor, not Grace's institution
@@ -224,8 +217,7 @@ async def test_attach_a_text_to_a_listening_question(
         )
         campaign_id = campaign.id
     grace = await message_of(db, people.grace.id)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await browser.get(f"/inbox/{grace}")
     value = re.search(rf'<option value="({campaign_id}:\d+)">City Listens, question 1', page.text)
     assert value, page.text
@@ -251,8 +243,7 @@ async def test_no_reply_to_someone_who_cannot_be_reached(
     async with db.session() as s:
         (await s.get_one(Person, people.grace.id)).phone_status = "invalid"
     grace = await message_of(db, people.grace.id)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     await browser.get(f"/inbox/{grace}")
     page = await browser.post(f"/inbox/{grace}/reply", {"reply": "Hello"})
     assert page.status == 400 and "They cannot be reached" in page.text

@@ -15,7 +15,7 @@ from storage.audit import entries
 from storage.db import Database
 from storage.models import Invitation, OutboxMessage
 from tests import factories as f
-from tests.console import Alliance, Browser, alliance
+from tests.console import Alliance, alliance, signed_in
 
 
 async def setup(db: Database, clock: FakeClock) -> Alliance:
@@ -36,8 +36,7 @@ async def test_preview_then_confirm_queues_each_invitation_once(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     people = await setup(db, clock)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     page = await browser.get("/actions/assembly/invite")
     assert page.status == 200 and "Who to invite" in page.text
     assert "St Mary&#39;s Church" in page.text and "Al-Noor Mosque" in page.text
@@ -72,8 +71,7 @@ async def test_the_preview_shows_who_is_left_out_and_the_quiet_hours(
         assert mo is not None
         mo.consent = "opted_out"
     clock.advance(hours=12)  # 22:00 in London
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     await browser.get("/actions/assembly/invite")
     page = await browser.post("/actions/assembly/invite", {"segment": "everyone"})
     assert "Opted out (replied STOP): 1" in page.text
@@ -85,8 +83,7 @@ async def test_bad_choices_are_refused_with_the_reason_and_nothing_queued(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await setup(db, clock)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     await browser.get("/actions/assembly/invite")
     for form, message in [
         ({}, "Pick who to invite"),
@@ -114,8 +111,7 @@ async def test_without_the_csrf_token_nothing_is_queued(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await setup(db, clock)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     page = await browser.post("/actions/assembly/invite/confirm", {"segment": "everyone"}, csrf="")
     assert page.status == 403
     assert await invitations(db) == []
@@ -125,8 +121,7 @@ async def test_a_leader_invites_only_their_institutions_people(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     people = await setup(db, clock)
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900001")  # Ann, St Mary's
+    browser = await signed_in(web, console_settings, db, "07700 900001")  # Ann, St Mary's
     page = await browser.get("/actions/assembly/invite")
     assert "Al-Noor" not in page.text and "Only people in your institutions" in page.text
     page = await browser.post("/actions/assembly/invite", {"segment": "everyone"})

@@ -24,7 +24,7 @@ from storage.models import (
     ListeningTheme,
     Person,
 )
-from tests.console import Alliance, Browser, alliance
+from tests.console import Alliance, Browser, alliance, signed_in
 
 ORGANISER, ANN = "07700 900011", "07700 900001"
 
@@ -69,8 +69,7 @@ async def test_the_campaigns_and_a_campaigns_page(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await listened(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await browser.get("/listening")
     assert page.status == 200 and "City Listens" in page.text and "2 of 100" in page.text
     page = await browser.get("/listening/city-listens")
@@ -90,8 +89,7 @@ async def test_a_leader_sees_only_their_institutions_listening(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await listened(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ANN)
+    browser = await signed_in(web, console_settings, db, ANN)
     page = await browser.get("/listening")
     assert "1 of 100" in page.text
     page = await browser.get("/listening/city-listens")
@@ -121,8 +119,7 @@ async def test_tagging_an_answer_by_hand(
             .where(ListeningTheme.campaign_id == campaign_id)
             .where(ListeningTheme.key == "health")
         )
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     await browser.get("/listening/city-listens")
     page = await browser.post(
         f"/listening/city-listens/answers/{answer.id}/themes", {"theme": str(health)}
@@ -165,8 +162,7 @@ async def test_the_question_editor_counts_and_saves_each_language(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await listened(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await browser.get("/listening/city-listens/questions/1")
     assert page.status == 200
     assert 'data-counter="text-en-count"' in page.text
@@ -210,8 +206,7 @@ async def test_exports_are_formula_safe_chosen_fields_and_audited(
     people, _ = await listened(db, clock.now())
     async with db.session() as s:
         (await s.get_one(Person, people.grace.id)).name = "=cmd()"
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     async with web.get("/listening/city-listens/themes.csv") as resp:
         assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/csv")
         themes = await resp.text()
@@ -240,8 +235,9 @@ async def test_recording_a_follow_up_takes_them_off_the_queue(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     people, campaign_id = await listened(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ANN)  # Grace is one of Ann's people; Mo is not
+    browser = await signed_in(
+        web, console_settings, db, ANN
+    )  # Grace is one of Ann's people; Mo is not
     page = await browser.get("/listening/city-listens")
     assert 'Followed up<span class="visually-hidden"> Grace Okafor' in page.text
     page = await browser.post(f"/listening/city-listens/follow-ups/{people.mo.id}", {"note": ""})

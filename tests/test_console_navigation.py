@@ -15,7 +15,7 @@ from config.settings import Settings
 from storage import young
 from storage.db import Database
 from storage.models import Person
-from tests.console import Browser, numbers
+from tests.console import Browser, numbers, signed_in
 
 NAV = re.compile(r'<a class="nav__link" href="([^"]+)"[^>]*>([^<]+)</a>')
 HREF = re.compile(r'href="(/[^"]*)"')
@@ -118,8 +118,7 @@ async def test_the_person_page_shows_the_young_person_mark(
         grace = await s.get(Person, people.grace.id)
         assert grace is not None
         young.mark(grace, today=clock.now().date())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     page = await browser.get(f"/people/{people.grace.id}")
     assert (
         "<dt>Young person</dt><dd><strong>Under 16: no adult consent yet (not messaged)</strong>"

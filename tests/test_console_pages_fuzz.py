@@ -14,7 +14,7 @@ from config.clock import FakeClock
 from config.settings import Settings
 from storage.db import Database
 from storage.models import InboundMessage
-from tests.console import Browser, numbers
+from tests.console import numbers, signed_in
 
 ORGANISER = "07700 900011"
 NASTY = [
@@ -52,8 +52,7 @@ async def test_no_value_of_any_parameter_makes_a_500(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     people = await numbers(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     for path, names in QUERIES.items():
         for name in names:
             for value in NASTY:

@@ -15,7 +15,7 @@ from storage.audit import entries
 from storage.db import Database
 from storage.models import InboundMessage, Invitation, Membership, OutboxMessage, Person, RsvpEvent
 from tests import factories as f
-from tests.console import Browser, numbers
+from tests.console import numbers, signed_in
 
 ORGANISER, ANN = "07700 900011", "07700 900001"
 
@@ -24,8 +24,7 @@ async def test_an_organiser_finds_people_by_name_and_number_with_their_numbers_s
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await numbers(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await browser.get("/people")
     assert page.status == 200
     for name in ("Ann Patel", "Grace Okafor", "Fatima Hussain", "Mohammed Khan", "Tom Hughes"):
@@ -45,8 +44,7 @@ async def test_filters_by_institution_language_consent_and_reply_state(
     async with db.session() as s:
         mo = await s.get_one(Person, people.mo.id)
         mo.language, mo.consent = "pl", "opted_out"
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await browser.get(f"/people?institution={people.noor.id}")
     assert "Fatima Hussain" in page.text and "Mohammed Khan" in page.text
     assert "Grace Okafor" not in page.text
@@ -72,8 +70,7 @@ async def test_people_are_paginated(
     async with db.session() as s:
         for n in range(60):
             await f.person(s, f"Zed Person {n:02d}", 100 + n, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await browser.get("/people")
     assert "66 people" in page.text and "page 1 of 2" in page.text
     assert (
@@ -89,8 +86,7 @@ async def test_a_leader_sees_only_their_institutions_people_and_no_numbers(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     people = await numbers(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ANN)
+    browser = await signed_in(web, console_settings, db, ANN)
     page = await browser.get("/people")
     assert page.status == 200
     assert "Grace Okafor" in page.text and "Ann Patel" in page.text
@@ -148,8 +144,7 @@ async def test_a_persons_timeline_shows_texts_with_status_rsvps_and_is_audited(
                 updated_at=now,
             )
         )
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await browser.get(f"/people/{people.mo.id}")
     assert page.status == 200
     html = page.text
@@ -175,8 +170,7 @@ async def test_an_rsvp_shows_on_the_timeline(
         s.add(
             RsvpEvent(invitation_id=inv.id, response="yes", guests=2, channel="sms", at=clock.now())
         )
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await browser.get(f"/people/{people.grace.id}")
     assert "RSVP yes to Accountability Assembly, bringing 2 more" in page.text
 
@@ -185,8 +179,7 @@ async def test_editing_a_person_saves_through_the_use_case_and_is_audited(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     people = await numbers(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     page = await browser.get(f"/people/{people.mo.id}/edit")
     assert page.status == 200 and 'value="Mohammed Khan"' in page.text
     page = await browser.post(
@@ -213,8 +206,7 @@ async def test_a_bad_edit_is_refused_with_the_reason_and_nothing_changes(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     people = await numbers(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     await browser.get(f"/people/{people.mo.id}/edit")
     page = await browser.post(f"/people/{people.mo.id}/edit", {"name": " ", "language": "xx"})
     assert page.status == 400
@@ -246,8 +238,7 @@ async def test_a_leader_edits_only_their_own_institutions_memberships(
                 created_at=clock.now(),
             )
         )
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ANN)
+    browser = await signed_in(web, console_settings, db, ANN)
     page = await browser.get(f"/people/{people.grace.id}/edit")
     assert "Al-Noor" not in page.text
     page = await browser.post(
@@ -273,8 +264,7 @@ async def test_the_export_is_formula_safe_filtered_and_audited(
     people = await numbers(db, clock.now())
     async with db.session() as s:
         (await s.get_one(Person, people.mo.id)).name = "=HYPERLINK(1)"
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    await signed_in(web, console_settings, db, ORGANISER)
     async with web.get("/people/export.csv") as resp:
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("text/csv")
@@ -296,8 +286,7 @@ async def test_bad_parameters_are_a_400_never_a_500(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await numbers(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     for query in (
         "page=abc",
         "page=%C2%B2",
@@ -332,8 +321,7 @@ async def test_a_number_inside_a_text_is_hidden_from_a_leader_not_an_organiser(
                 inbox_status="open",
             )
         )
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ANN)
+    browser = await signed_in(web, console_settings, db, ANN)
     for path in (f"/people/{people.grace.id}", "/inbox"):
         page = await browser.get(path)
         assert "Please call my son on [number hidden] instead" in page.text, path
@@ -348,8 +336,7 @@ async def test_ids_past_what_a_column_holds_are_not_found_never_a_database_error
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await numbers(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, ORGANISER)
+    browser = await signed_in(web, console_settings, db, ORGANISER)
     huge = "99999999999"
     for path in (f"/people/{huge}", f"/people/{huge}/edit", f"/inbox/{huge}"):
         assert (await browser.get(path)).status == 404, path

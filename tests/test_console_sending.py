@@ -15,7 +15,7 @@ from storage.audit import entries
 from storage.db import Database
 from storage.models import DeliveryEvent, OutboxMessage
 from tests import factories as f
-from tests.console import Alliance, Browser, alliance
+from tests.console import Alliance, alliance, signed_in
 
 
 def row(key: str, person_id: int, now: datetime, **extra: Any) -> OutboxMessage:
@@ -63,8 +63,7 @@ async def test_an_organiser_sees_every_row_in_words(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await setup(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     clock.advance(hours=12)  # 22:00 in London: bulk messages are held
     page = await browser.get("/sending")
     assert page.status == 200
@@ -87,8 +86,7 @@ async def test_the_sign_in_code_is_never_shown(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await alliance(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     for view in ("waiting", "sent", "delivered"):
         page = await browser.get(f"/sending?show={view}")
         assert "sign-in code. It expires" not in page.text
@@ -98,8 +96,7 @@ async def test_cancel_a_queued_message_and_its_intro(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     people = await setup(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     async with db.session() as s:
         grace = await s.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == "grace"))
         sent = await s.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == "ann-sent"))
@@ -134,8 +131,9 @@ async def test_a_leader_sees_and_cancels_only_their_peoples_messages(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await setup(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900001")  # Ann, St Mary's: Grace and herself
+    browser = await signed_in(
+        web, console_settings, db, "07700 900001"
+    )  # Ann, St Mary's: Grace and herself
     page = await browser.get("/sending")
     assert "Waiting (3)" in page.text and "Grace Okafor" in page.text  # and her own code
     assert "Mohammed" not in page.text and "For Mo" not in page.text

@@ -15,7 +15,7 @@ from config.settings import Settings
 from storage.audit import entries
 from storage.db import Database
 from storage.models import ConsoleSession, Membership
-from tests.console import Browser, alliance, latest_code
+from tests.console import Browser, alliance, latest_code, signed_in
 
 ANDROID_FIREFOX = "Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0"
 MAC_SAFARI = (
@@ -125,8 +125,7 @@ async def test_sign_out_ends_the_session_and_says_so(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await alliance(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     page = await browser.post("/sign-out")
     assert page.status == 200 and "You have signed out." in page.text
     assert browser.cookie("turnout_session") is None
@@ -140,8 +139,7 @@ async def test_a_session_ends_after_its_idle_hours_and_slides_while_used(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await alliance(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     for _ in range(3):  # used every two days: still in after six
         clock.advance(hours=48)
         assert (await browser.get("/")).status == 200
@@ -153,8 +151,7 @@ async def test_a_session_ends_at_its_absolute_limit_however_much_it_is_used(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await alliance(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     for _ in range(14):
         clock.advance(days=2)
         assert (await browser.get("/")).status == 200
@@ -166,8 +163,7 @@ async def test_last_seen_is_written_at_most_once_a_minute(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     await alliance(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900011")
+    browser = await signed_in(web, console_settings, db, "07700 900011")
     start = clock.now()
     clock.advance(seconds=30)
     await browser.get("/")
@@ -188,8 +184,7 @@ async def test_losing_the_role_ends_the_session(
     web: TestClient[Any, Any], db: Database, console_settings: Settings, clock: FakeClock
 ) -> None:
     people = await alliance(db, clock.now())
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "07700 900001")  # Ann leads St Mary's
+    browser = await signed_in(web, console_settings, db, "07700 900001")  # Ann leads St Mary's
     async with db.session() as s:
         membership = await s.scalar(select(Membership).where(Membership.person_id == people.ann.id))
         assert membership is not None

@@ -20,7 +20,7 @@ from storage.audit import entries
 from storage.db import Database
 from storage.models import ConsoleSession, SignInCode
 from tests import factories as f
-from tests.console import Browser, alliance, code_rows, console_settings_for, latest_code
+from tests.console import Browser, alliance, code_rows, console_settings_for, latest_code, signed_in
 
 
 async def audit_log(db: Database) -> list[tuple[str, int | None, dict[str, Any]]]:
@@ -64,8 +64,7 @@ async def test_a_leader_who_linked_telegram_gets_the_code_there_in_their_languag
         ann = await s.get_one(type(people.ann), people.ann.id)
         ann.telegram_user_id = 7001
         ann.language = "cy"
-    browser = Browser(web, console_settings)
-    await browser.sign_in(db, "+447700900001")
+    browser = await signed_in(web, console_settings, db, "+447700900001")
     (row,) = await code_rows(db)
     assert (row.channel, row.to_address) == ("telegram", "7001")
     assert "yw eich cod mewngofnodi Leicester Citizens" in row.body

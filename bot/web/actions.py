@@ -26,7 +26,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.keys import HUB
 from bot.web.live import Feed, Scope, stream
-from bot.web.pages import add_nav, error_page, render, see_other, signed_in, url
+from bot.web.pages import (
+    add_nav,
+    csv_download,
+    error_page,
+    organisers_only,
+    render,
+    see_other,
+    signed_in,
+    url,
+)
+from bot.web.params import MAX_ID
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.messages import render as render_message
@@ -88,18 +98,14 @@ routes = web.RouteTableDef()
 
 
 def actor(viewer: Viewer) -> Actor:
-    return Actor.of(viewer.current.person, "web")
+    """Kept for bot/web/invite.py; the one place is :attr:`Viewer.actor`."""
+    return viewer.actor
 
 
-def organisers_only(request: web.Request, viewer: Viewer) -> web.Response | None:
-    if viewer.scope is None:
-        return None
-    return error_page(
-        request,
-        403,
-        "Only organisers can do this",
-        "Changing an action is for the alliance's organisers. Ask one of them.",
-    )
+_organisers = organisers_only(
+    "Only organisers can do this",
+    "Changing an action is for the alliance's organisers. Ask one of them.",
+)
 
 
 def not_found(request: web.Request) -> web.Response:
@@ -108,6 +114,17 @@ def not_found(request: web.Request) -> web.Response:
 
 async def find(session: AsyncSession, slug: str) -> Action | None:
     return await session.scalar(select(Action).where(Action.slug == slug))
+
+
+async def _load(request: web.Request) -> Action | None:
+    """The action the path names (its slug), or None."""
+    async with request.app[DB].session() as session:
+        return await find(session, request.match_info["slug"])
+
+
+def _to_action(request: web.Request, slug: str, done: str) -> web.HTTPSeeOther:
+    """Back to the action's page, saying what was done (``done``: the query and fragment)."""
+    return see_other(url(request, "console.action", slug=slug) + done)
 
 
 def when(moment: datetime, settings: Settings) -> str:
@@ -139,9 +156,6 @@ def parse_count(value: str, *, lo: int, hi: int) -> int | None:
         return None
     number = int(text)
     return number if lo <= number <= hi else None
-
-
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
 def parse_id(value: str) -> int | None:
@@ -276,9 +290,8 @@ def _form_context(values: dict[str, str], errors: dict[str, str], **extra: Any) 
 
 @routes.get("/actions/new", name="console.action_new")
 @signed_in
+@_organisers
 async def new_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     values = _form_values({"kind": "assembly"})
     return render(
         request, "action_form.html", {"title": "Create an action", **_form_context(values, {})}
@@ -313,9 +326,8 @@ def _error_field(message: str) -> str:
 
 @routes.post("/actions/new", name="console.action_create")
 @signed_in
+@_organisers
 async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
     values = _form_values(await request.post())
     errors: dict[str, str] = {}
@@ -346,7 +358,7 @@ async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
                 )
                 await record(
                     session,
-                    actor(viewer),
+                    viewer.actor,
                     "action_created",
                     "action",
                     action.id,
@@ -362,7 +374,7 @@ async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             {"title": "Create an action", **_form_context(values, errors)},
             status=400,
         )
-    raise see_other(url(request, "console.action", slug=slug) + "?done=created")
+    raise _to_action(request, slug, "?done=created")
 
 
 async def _ladder(
@@ -457,21 +469,16 @@ async def action_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
 @routes.get(f"/actions/{SLUG}/live", name="console.action_live")
 @signed_in
 async def live(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    async with request.app[DB].session() as session:
-        action = await find(session, request.match_info["slug"])
-    if action is None:
+    if (action := await _load(request)) is None:
         return not_found(request)
     return await stream(request, request.app[HUB], f"{TOPIC}{action.id}", viewer.scope)
 
 
 @routes.get(f"/actions/{SLUG}/edit", name="console.action_edit")
 @signed_in
+@_organisers
 async def edit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
-    async with request.app[DB].session() as session:
-        action = await find(session, request.match_info["slug"])
-    if action is None:
+    if (action := await _load(request)) is None:
         return not_found(request)
     values = {
         "title": action.title,
@@ -488,9 +495,8 @@ async def edit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 @routes.post(f"/actions/{SLUG}/edit", name="console.action_save")
 @signed_in
+@_organisers
 async def save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     now = request.app[CLOCK].now()
     form = await request.post()
     values = {n: str(form.get(n, "")).strip() for n in ("title", "kind", "bring", "target")}
@@ -516,7 +522,7 @@ async def save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
                 if changed:
                     await record(
                         session,
-                        actor(viewer),
+                        viewer.actor,
                         "action_edited",
                         "action",
                         action.id,
@@ -533,7 +539,7 @@ async def save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             status=400,
         )
     done = "edited" if changed else "unchanged"
-    raise see_other(url(request, "console.action", slug=slug) + f"?done={done}")
+    raise _to_action(request, slug, f"?done={done}")
 
 
 # -- reschedule and cancel: a preview of the notice first --------------------------------------
@@ -587,13 +593,10 @@ async def _preview_change(
 
 @routes.get(f"/actions/{SLUG}/reschedule", name="console.action_reschedule")
 @signed_in
+@_organisers
 async def reschedule_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     settings = request.app[SETTINGS]
-    async with request.app[DB].session() as session:
-        action = await find(session, request.match_info["slug"])
-    if action is None:
+    if (action := await _load(request)) is None:
         return not_found(request)
     values = {
         "starts_at": local_input(action.starts_at, settings),
@@ -609,9 +612,8 @@ async def reschedule_page(request: web.Request, viewer: Viewer) -> web.StreamRes
 
 @routes.post(f"/actions/{SLUG}/reschedule", name="console.action_reschedule_post")
 @signed_in
+@_organisers
 async def reschedule(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     app = request.app
     settings, now, slug = app[SETTINGS], app[CLOCK].now(), request.match_info["slug"]
     form = await request.post()
@@ -623,9 +625,8 @@ async def reschedule(request: web.Request, viewer: Viewer) -> web.StreamResponse
         errors["starts_at"] = "Enter when it starts, like 2026-03-14 18:30"
     if ends is None:
         errors["ends_at"] = "Enter when it ends, like 2026-03-14 20:30"
-    async with app[DB].session() as session:
-        if await find(session, slug) is None:
-            return not_found(request)
+    if await _load(request) is None:
+        return not_found(request)
     change: dict[str, Any] = {"starts_at": starts, "ends_at": ends, "place": values["place"]}
     preview: ChangePreview | None = None
     if not errors:
@@ -667,7 +668,7 @@ async def reschedule(request: web.Request, viewer: Viewer) -> web.StreamResponse
             )
             await record(
                 session,
-                actor(viewer),
+                viewer.actor,
                 "action_rescheduled",
                 "action",
                 action.id,
@@ -681,19 +682,17 @@ async def reschedule(request: web.Request, viewer: Viewer) -> web.StreamResponse
     except use.ActionError as exc:
         return error_page(request, 400, "The action cannot be moved", str(exc).capitalize())
     app[HUB].poke()
-    raise see_other(url(request, "console.action", slug=slug) + "?done=rescheduled")
+    raise _to_action(request, slug, "?done=rescheduled")
 
 
 @routes.get(f"/actions/{SLUG}/cancel", name="console.action_cancel")
 @signed_in
+@_organisers
 async def cancel_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     app = request.app
     slug = request.match_info["slug"]
-    async with app[DB].session() as session:
-        if await find(session, slug) is None:
-            return not_found(request)
+    if await _load(request) is None:
+        return not_found(request)
     try:
         preview = await _preview_change(app[DB], slug, app[SETTINGS], app[CLOCK].now(), None)
     except use.ActionError as exc:
@@ -714,9 +713,8 @@ async def cancel_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 @routes.post(f"/actions/{SLUG}/cancel", name="console.action_cancel_post")
 @signed_in
+@_organisers
 async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     app = request.app
     settings, now, slug = app[SETTINGS], app[CLOCK].now(), request.match_info["slug"]
     try:
@@ -727,7 +725,7 @@ async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             report = await use.cancel(session, action, now=now, settings=settings)
             await record(
                 session,
-                actor(viewer),
+                viewer.actor,
                 "action_cancelled",
                 "action",
                 action.id,
@@ -737,7 +735,7 @@ async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     except use.ActionError as exc:
         return error_page(request, 400, "The action cannot be cancelled", str(exc).capitalize())
     app[HUB].poke()
-    raise see_other(url(request, "console.action", slug=slug) + "?done=cancelled")
+    raise _to_action(request, slug, "?done=cancelled")
 
 
 # -- the reminder ladder, commitments ----------------------------------------------------------
@@ -745,9 +743,8 @@ async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 @routes.post(f"/actions/{SLUG}/reminders", name="console.action_reminder")
 @signed_in
+@_organisers
 async def reminder(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := organisers_only(request, viewer)) is not None:
-        return refused
     now, slug = request.app[CLOCK].now(), request.match_info["slug"]
     form = await request.post()
     kind, state = str(form.get("step", "")), str(form.get("state", ""))
@@ -765,14 +762,14 @@ async def reminder(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             await reset_step(session, action, kind)
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "reminder_step_set",
             "action",
             action.id,
             at=now,
             details={"step": kind, "state": state},
         )
-    raise see_other(url(request, "console.action", slug=slug) + "?done=reminder#reminders")
+    raise _to_action(request, slug, "?done=reminder#reminders")
 
 
 @routes.post(f"/actions/{SLUG}/commitments", name="console.action_commit")
@@ -815,7 +812,7 @@ async def commitment(request: web.Request, viewer: Viewer) -> web.StreamResponse
         )
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "commitment_set",
             "action",
             action.id,
@@ -823,7 +820,7 @@ async def commitment(request: web.Request, viewer: Viewer) -> web.StreamResponse
             details={"institution_id": institution_id, "number": number},
         )
     request.app[HUB].poke()
-    raise see_other(url(request, "console.action", slug=slug) + "?done=commitment")
+    raise _to_action(request, slug, "?done=commitment")
 
 
 # -- the attendee list as CSV ----------------------------------------------------------------
@@ -866,7 +863,7 @@ async def export(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             csv.row(cells)
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "attendees_exported",
             "action",
             action.id,
@@ -874,14 +871,7 @@ async def export(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             details={"rows": csv.rows, "reply": reply or "all", "phones": organiser},
         )
     name = f"{action.slug}-attendees{'-' + reply if reply else ''}.csv"
-    return web.Response(
-        body=out.getvalue().encode("utf-8"),
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_download(out.getvalue(), name)
 
 
 def install(app: web.Application) -> None:

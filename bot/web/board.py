@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.keys import HUB
 from bot.web.live import Feed, Scope, stream
-from bot.web.pages import error_page, render, see_other, signed_in
+from bot.web.pages import error_page, organisers_only, render, see_other, signed_in
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.settings import Settings
@@ -227,15 +227,14 @@ async def steward_move(request: web.Request) -> web.StreamResponse:
 # -- the organiser's links ------------------------------------------------------------------
 
 
-async def _organiser_action(request: web.Request, viewer: Viewer) -> Action | web.Response:
-    if viewer.scope is not None:
-        return error_page(
-            request,
-            403,
-            "Only organisers can do this",
-            "Board and steward links show the whole alliance's numbers, so only an organiser "
-            "can make or revoke them.",
-        )
+_organisers = organisers_only(
+    "Only organisers can do this",
+    "Board and steward links show the whole alliance's numbers, so only an organiser "
+    "can make or revoke them.",
+)
+
+
+async def _organiser_action(request: web.Request) -> Action:
     async with request.app[DB].session() as session:
         try:
             return await get_action(session, request.match_info["slug"])
@@ -281,19 +280,17 @@ async def _links_page(
 
 @routes.get("/actions/{slug}/board", name="console.action_board")
 @signed_in
+@_organisers
 async def action_board(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    action = await _organiser_action(request, viewer)
-    if isinstance(action, web.Response):
-        return action
+    action = await _organiser_action(request)
     return await _links_page(request, action)
 
 
 @routes.post("/actions/{slug}/board/links", name="console.action_board_create")
 @signed_in
+@_organisers
 async def create_link(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    action = await _organiser_action(request, viewer)
-    if isinstance(action, web.Response):
-        return action
+    action = await _organiser_action(request)
     form = await request.post()
     kind, label = form.get("kind", ""), form.get("label", "")
     if kind not in BOARD_KINDS or not isinstance(label, str) or len(label) > 100:
@@ -316,7 +313,7 @@ async def create_link(request: web.Request, viewer: Viewer) -> web.StreamRespons
         )
         await audit.record(
             session,
-            audit.Actor.of(viewer.current.person, "web"),
+            viewer.actor,
             "board_link_created",
             "capability_link",
             link.id,
@@ -330,10 +327,9 @@ async def create_link(request: web.Request, viewer: Viewer) -> web.StreamRespons
     "/actions/{slug}/board/links/{link_id:\\d{1,9}}/revoke", name="console.action_board_revoke"
 )
 @signed_in
+@_organisers
 async def revoke_link(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    action = await _organiser_action(request, viewer)
-    if isinstance(action, web.Response):
-        return action
+    action = await _organiser_action(request)
     now = request.app[CLOCK].now()
     async with request.app[DB].session() as session:
         link = await links.revoke_link(
@@ -343,7 +339,7 @@ async def revoke_link(request: web.Request, viewer: Viewer) -> web.StreamRespons
             raise web.HTTPNotFound()
         await audit.record(
             session,
-            audit.Actor.of(viewer.current.person, "web"),
+            viewer.actor,
             "board_link_revoked",
             "capability_link",
             link.id,

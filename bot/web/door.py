@@ -15,7 +15,7 @@ from multidict import MultiDictProxy
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.board import steward_actor
 from bot.web.keys import HUB
-from bot.web.pages import error_page, render, see_other, signed_in
+from bot.web.pages import error_page, organisers_only, render, see_other, signed_in
 from bot.web.viewer import Viewer
 from config.settings import LANGUAGES
 from scheduler import door
@@ -48,21 +48,18 @@ async def _steward_door(request: web.Request) -> Door:
     return Door(action, steward_actor(link), f"/steward/{token}/door")
 
 
-async def _organiser_door(request: web.Request, viewer: Viewer) -> Door | web.Response:
-    if viewer.scope is not None:
-        return error_page(
-            request,
-            403,
-            "Only organisers can do this",
-            "Checking people in at the door is for stewards and organisers.",
-        )
+_organisers = organisers_only(
+    "Only organisers can do this", "Checking people in at the door is for stewards and organisers."
+)
+
+
+async def _organiser_door(request: web.Request, viewer: Viewer) -> Door:
     async with request.app[DB].session() as session:
         try:
             action = await get_action(session, request.match_info["slug"])
         except ActionError:
             raise web.HTTPNotFound() from None
-    actor = audit.Actor.of(viewer.current.person, "web")
-    return Door(action, actor, f"/actions/{action.slug}/door")
+    return Door(action, viewer.actor, f"/actions/{action.slug}/door")
 
 
 async def _page(
@@ -207,23 +204,23 @@ async def steward_walk_in(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/actions/{slug}/door", name="console.action_door")
 @signed_in
+@_organisers
 async def organiser_door(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    d = await _organiser_door(request, viewer)
-    return d if isinstance(d, web.Response) else await _show(request, d)
+    return await _show(request, await _organiser_door(request, viewer))
 
 
 @routes.post("/actions/{slug}/door/here", name="console.action_door_here")
 @signed_in
+@_organisers
 async def organiser_here(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    d = await _organiser_door(request, viewer)
-    return d if isinstance(d, web.Response) else await _here(request, d)
+    return await _here(request, await _organiser_door(request, viewer))
 
 
 @routes.post("/actions/{slug}/door/walk-in", name="console.action_walk_in")
 @signed_in
+@_organisers
 async def organiser_walk_in(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    d = await _organiser_door(request, viewer)
-    return d if isinstance(d, web.Response) else await _walk_in(request, d)
+    return await _walk_in(request, await _organiser_door(request, viewer))
 
 
 def install(app: web.Application) -> None:

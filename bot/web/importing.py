@@ -23,10 +23,10 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import Handler, error_page, render, signed_in
+from bot.web.pages import Handler, error_page, organisers_only, render, signed_in
 from bot.web.security import guard
 from bot.web.viewer import Viewer
-from storage.audit import Actor, record
+from storage.audit import record
 from storage.importer import (
     ImportRejected,
     PeopleFile,
@@ -69,21 +69,17 @@ async def allow_upload(request: web.Request, handler: Handler) -> web.StreamResp
         return _too_big(request)
 
 
-def _organisers_only(request: web.Request) -> web.Response:
-    return error_page(
-        request,
-        403,
-        "Only organisers import people",
-        "Importing adds people to every institution in the file. Ask your organiser to "
-        "import your spreadsheet.",
-    )
+_organisers = organisers_only(
+    "Only organisers import people",
+    "Importing adds people to every institution in the file. Ask your organiser to "
+    "import your spreadsheet.",
+)
 
 
 @routes.get(UPLOAD_PATH, name="console.people_import")
 @signed_in
+@_organisers
 async def upload_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if not viewer.roles.organiser:
-        return _organisers_only(request)
     return render(request, "import.html", {"title": "Import people", "problem": None})
 
 
@@ -116,9 +112,8 @@ def _rejected(
 
 @routes.post(UPLOAD_PATH, name="console.import_upload")
 @signed_in
+@_organisers
 async def upload(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if not viewer.roles.organiser:
-        return _organisers_only(request)
     got = _upload(await request.post())
     if got is None or not got[1]:
         return render(
@@ -166,9 +161,8 @@ def _preview(filename: str, people: PeopleFile, known: int, token: str) -> dict[
 
 @routes.post(UPLOAD_PATH + "/confirm", name="console.import_confirm")
 @signed_in
+@_organisers
 async def confirm(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if not viewer.roles.organiser:
-        return _organisers_only(request)
     form = await request.post()
     token = form.get("upload", "")
     now = request.app[CLOCK].now()
@@ -196,7 +190,7 @@ async def confirm(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     async with request.app[DB].session() as session:
         await record(
             session,
-            Actor.of(viewer.current.person, "web"),
+            viewer.actor,
             "people_imported",
             "person",
             None,

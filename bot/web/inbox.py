@@ -25,6 +25,7 @@ from bot.web.params import (
     hide_phones_for,
     not_found,
     number,
+    refuses_bad_input,
     row_id,
     text,
 )
@@ -33,7 +34,6 @@ from config.messages import format_when
 from config.segments import count_segments
 from scheduler.inbox import MAX_REPLY, InboxError, assign, attach, mark_done, reopen, reply
 from scheduler.outbound import zone_of
-from storage.audit import Actor
 from storage.inbox import (
     assignee_choices,
     assignees,
@@ -57,19 +57,13 @@ NOTICES = {
 }
 
 
-def actor(viewer: Viewer) -> Actor:
-    return Actor.of(viewer.current.person, "web")
-
-
 @routes.get("/inbox", name="console.inbox")
 @signed_in
+@refuses_bad_input
 async def inbox_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    try:
-        page_number = number(request.query, "page") or 1
-        mine = text(request.query, "mine", limit=8) == "1"
-        done = number(request.query, "done")
-    except BadInput as problem:
-        return bad_request(request, problem)
+    page_number = number(request.query, "page") or 1
+    mine = text(request.query, "mine", limit=8) == "1"
+    done = number(request.query, "done")
     zone = request.app[SETTINGS].default_timezone
     async with request.app[DB].session() as session:
         total_open = await open_count(session, viewer.roles)
@@ -201,13 +195,11 @@ async def _refuse(
 
 @routes.post(r"/inbox/{id:\d{1,18}}/reply", name="console.inbox_reply")
 @signed_in
+@refuses_bad_input
 async def reply_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     message_id = _id(request)
     form = await request.post()
-    try:
-        body = text(form, "reply", limit=5000)
-    except BadInput as problem:
-        return bad_request(request, problem)
+    body = text(form, "reply", limit=5000)
     settings = request.app[SETTINGS]
     now = request.app[CLOCK].now()
     async with request.app[DB].session() as session:
@@ -216,7 +208,7 @@ async def reply_post(request: web.Request, viewer: Viewer) -> web.StreamResponse
             return not_found(request)
         try:
             result = await reply(
-                session, message, body, settings=settings, actor=actor(viewer), now=now
+                session, message, body, settings=settings, actor=viewer.actor, now=now
             )
         except InboxError as problem:
             error = str(problem)
@@ -242,7 +234,7 @@ async def done_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         message = await inbox_message(session, viewer.roles, _id(request))
         if message is None:
             return not_found(request)
-        count = await mark_done(session, message, actor=actor(viewer), now=request.app[CLOCK].now())
+        count = await mark_done(session, message, actor=viewer.actor, now=request.app[CLOCK].now())
     raise see_other(url(request, "console.inbox") + f"?done={count}")
 
 
@@ -253,19 +245,17 @@ async def reopen_post(request: web.Request, viewer: Viewer) -> web.StreamRespons
         message = await inbox_message(session, viewer.roles, _id(request))
         if message is None:
             return not_found(request)
-        await reopen(session, message, actor=actor(viewer), now=request.app[CLOCK].now())
+        await reopen(session, message, actor=viewer.actor, now=request.app[CLOCK].now())
     raise _back(request, _id(request), "reopened")
 
 
 @routes.post(r"/inbox/{id:\d{1,18}}/assign", name="console.inbox_assign")
 @signed_in
+@refuses_bad_input
 async def assign_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     message_id = _id(request)
     form = await request.post()
-    try:
-        assignee = number(form, "assignee")
-    except BadInput as problem:
-        return bad_request(request, problem)
+    assignee = number(form, "assignee")
     async with request.app[DB].session() as session:
         message = await inbox_message(session, viewer.roles, message_id)
         if message is None:
@@ -276,7 +266,7 @@ async def assign_post(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 message,
                 assignee,
                 by=viewer.current.person,
-                actor=actor(viewer),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
         except InboxError as problem:
@@ -302,13 +292,11 @@ def _target(value: str) -> tuple[int, int | None]:
 
 @routes.post(r"/inbox/{id:\d{1,18}}/attach", name="console.inbox_attach")
 @signed_in
+@refuses_bad_input
 async def attach_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     message_id = _id(request)
     form = await request.post()
-    try:
-        campaign_id, question_id = _target(text(form, "target", limit=64))
-    except BadInput as problem:
-        return bad_request(request, problem)
+    campaign_id, question_id = _target(text(form, "target", limit=64))
     async with request.app[DB].session() as session:
         message = await inbox_message(session, viewer.roles, message_id)
         if message is None:
@@ -325,7 +313,7 @@ async def attach_post(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 message,
                 campaign,
                 question,
-                actor=actor(viewer),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
         except InboxError as problem:

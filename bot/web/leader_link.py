@@ -22,12 +22,11 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import error_page, render, see_other, signed_in
+from bot.web.pages import error_page, organisers_only, render, see_other, signed_in
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from scheduler import leader_links as use
 from scheduler.actions import ActionError, get_action
-from storage.audit import Actor
 from storage.leader_links import NO_NAME, OpenLink, chase_list, links_for, open_link
 from storage.links import is_live
 from storage.models import Action, Institution, Membership, Person
@@ -152,10 +151,9 @@ async def leader_headcount(request: web.Request) -> web.StreamResponse:
 # -- the organiser's page --------------------------------------------------------------------
 
 
-def _organisers_only(request: web.Request) -> web.Response:
-    return error_page(
-        request, 403, "Organisers only", "Only an organiser can make or turn off leader links."
-    )
+_organisers = organisers_only(
+    "Organisers only", "Only an organiser can make or turn off leader links."
+)
 
 
 async def _action_or_404(request: web.Request) -> Action:
@@ -210,9 +208,8 @@ async def _links_context(request: web.Request, action: Action) -> dict[str, Any]
 
 @routes.get(r"/actions/{slug:[a-z0-9-]{1,64}}/leaders", name="console.leader_links")
 @signed_in
+@_organisers
 async def links_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
     action = await _action_or_404(request)
     context = await _links_context(request, action)
     if request.query.get("done") == "revoked":
@@ -222,9 +219,8 @@ async def links_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
 
 @routes.post(r"/actions/{slug:[a-z0-9-]{1,64}}/leaders", name="console.leader_links_post")
 @signed_in
+@_organisers
 async def make_link(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
     app = request.app
     action = await _action_or_404(request)
     form = await request.post()
@@ -248,7 +244,7 @@ async def make_link(request: web.Request, viewer: Viewer) -> web.StreamResponse:
                         action=await get_action(session, action.slug),
                         leader=leader,
                         institution_id=int(institution_id),
-                        actor=Actor.of(viewer.current.person, "web"),
+                        actor=viewer.actor,
                         now=now,
                     )
                 except use.LinkError as exc:
@@ -266,15 +262,14 @@ async def make_link(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     name="console.leader_link_revoke",
 )
 @signed_in
+@_organisers
 async def revoke(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
     action = await _action_or_404(request)
     async with request.app[DB].session() as session:
         await use.revoke_link(
             session,
             int(request.match_info["id"]),
-            actor=Actor.of(viewer.current.person, "web"),
+            actor=viewer.actor,
             now=request.app[CLOCK].now(),
         )
     raise see_other(f"/actions/{action.slug}/leaders?done=revoked")

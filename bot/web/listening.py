@@ -18,7 +18,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import add_nav, error_page, render, see_other, signed_in, url
+from bot.web.pages import add_nav, csv_download, organisers_only, render, see_other, signed_in, url
 from bot.web.params import (
     BadInput,
     bad_request,
@@ -26,6 +26,7 @@ from bot.web.params import (
     not_found,
     number,
     numbers,
+    refuses_bad_input,
     row_id,
     text,
 )
@@ -40,7 +41,7 @@ from scheduler.listening_edits import (
     followed_up,
     tag_by_hand,
 )
-from storage.audit import Actor, record
+from storage.audit import record
 from storage.export import CsvExport
 from storage.listening import campaign_by_slug, campaign_questions, question_text
 from storage.listening_reports.answers import EXPORT_FIELDS, export_answers, list_answers
@@ -60,10 +61,6 @@ LANGUAGE_NAMES = {"en": "English", "cy": "Welsh", "pl": "Polish"}
 # What an answers export holds unless asked otherwise: no names, no numbers.
 DEFAULT_FIELDS = ("answer_id", "received_at", "question", "text", "themes", "institution")
 PERSONAL_FIELDS = ("name", "phone", "person_id")
-
-
-def actor(viewer: Viewer) -> Actor:
-    return Actor.of(viewer.current.person, "web")
 
 
 def _scope(viewer: Viewer) -> list[int] | None:
@@ -106,12 +103,10 @@ async def _campaign(session: Any, slug: str) -> ListeningCampaign | None:
 
 @routes.get(f"/listening/{SLUG}", name="console.listening_campaign")
 @signed_in
+@refuses_bad_input
 async def campaign_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    try:
-        after = number(request.query, "after") or 0
-        untagged = text(request.query, "untagged", limit=4) == "1"
-    except BadInput as problem:
-        return bad_request(request, problem)
+    after = number(request.query, "after") or 0
+    untagged = text(request.query, "untagged", limit=4) == "1"
     now = request.app[CLOCK].now()
     zone = request.app[SETTINGS].default_timezone
     async with request.app[DB].session() as session:
@@ -198,12 +193,10 @@ async def campaign_page(request: web.Request, viewer: Viewer) -> web.StreamRespo
 
 @routes.post(rf"/listening/{SLUG}/answers/{{id:\d{{1,18}}}}/themes", name="console.listening_tag")
 @signed_in
+@refuses_bad_input
 async def tag_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     form = await request.post()
-    try:
-        chosen = numbers(form.getall("theme", []), "theme")
-    except BadInput as problem:
-        return bad_request(request, problem)
+    chosen = numbers(form.getall("theme", []), "theme")
     slug = request.match_info["slug"]
     async with request.app[DB].session() as session:
         campaign = await _campaign(session, slug)
@@ -217,7 +210,7 @@ async def tag_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             return not_found(request)
         try:
             await tag_by_hand(
-                session, answer, chosen, actor=actor(viewer), now=request.app[CLOCK].now()
+                session, answer, chosen, actor=viewer.actor, now=request.app[CLOCK].now()
             )
         except ListeningEditError as problem:
             return bad_request(request, BadInput(problem.errors["themes"].lower()))
@@ -230,12 +223,10 @@ async def tag_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     rf"/listening/{SLUG}/follow-ups/{{id:\d{{1,18}}}}", name="console.listening_followed_up"
 )
 @signed_in
+@refuses_bad_input
 async def follow_up_post(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     form = await request.post()
-    try:
-        note = text(form, "note", limit=5000)
-    except BadInput as problem:
-        return bad_request(request, problem)
+    note = text(form, "note", limit=5000)
     slug = request.match_info["slug"]
     async with request.app[DB].session() as session:
         campaign = await _campaign(session, slug)
@@ -253,7 +244,7 @@ async def follow_up_post(request: web.Request, viewer: Viewer) -> web.StreamResp
                 person,
                 note,
                 by=viewer.current.person,
-                actor=actor(viewer),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
         except ListeningEditError as problem:
@@ -328,17 +319,13 @@ def _editor(
     )
 
 
-def _organisers_only(request: web.Request) -> web.Response:
-    return error_page(
-        request, 403, "Only organisers edit questions", "Ask your organiser to change it."
-    )
+_organisers = organisers_only("Only organisers edit questions", "Ask your organiser to change it.")
 
 
 @routes.get(rf"/listening/{SLUG}/questions/{{n:\d{{1,3}}}}", name="console.listening_question")
 @signed_in
+@_organisers
 async def question_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if not viewer.roles.organiser:
-        return _organisers_only(request)
     async with request.app[DB].session() as session:
         found = await _question(
             session, request.match_info["slug"], int(request.match_info["n"]) - 1
@@ -353,14 +340,11 @@ async def question_page(request: web.Request, viewer: Viewer) -> web.StreamRespo
     rf"/listening/{SLUG}/questions/{{n:\d{{1,3}}}}", name="console.listening_question_save"
 )
 @signed_in
+@_organisers
+@refuses_bad_input
 async def question_save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if not viewer.roles.organiser:
-        return _organisers_only(request)
     form = await request.post()
-    try:
-        texts = {code: text(form, f"text-{code}", limit=2000) for code in LANGUAGES}
-    except BadInput as problem:
-        return bad_request(request, problem)
+    texts = {code: text(form, f"text-{code}", limit=2000) for code in LANGUAGES}
     slug, n = request.match_info["slug"], request.match_info["n"]
     async with request.app[DB].session() as session:
         found = await _question(session, slug, int(n) - 1)
@@ -369,7 +353,7 @@ async def question_save(request: web.Request, viewer: Viewer) -> web.StreamRespo
         campaign, question = found
         try:
             await edit_question(
-                session, question, texts, actor=actor(viewer), now=request.app[CLOCK].now()
+                session, question, texts, actor=viewer.actor, now=request.app[CLOCK].now()
             )
         except ListeningEditError as problem:
             errors = problem.errors
@@ -378,18 +362,6 @@ async def question_save(request: web.Request, viewer: Viewer) -> web.StreamRespo
     if errors:
         return _editor(request, campaign, question, texts, errors, status=400)
     raise see_other(url(request, "console.listening_question", slug=slug, n=n) + "?saved")
-
-
-def _csv(body: str, filename: str) -> web.Response:
-    return web.Response(
-        text=body,
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 @routes.get(f"/listening/{SLUG}/themes.csv", name="console.listening_themes_csv")
@@ -403,14 +375,14 @@ async def themes_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse
         rows = export_themes(await theme_table(session, campaign, scope=_scope(viewer)), out)
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "listening_themes_exported",
             "listening_campaign",
             campaign.id,
             at=request.app[CLOCK].now(),
             details={"rows": rows},
         )
-    return _csv(out.getvalue(), f"{campaign.slug}-themes.csv")
+    return csv_download(out.getvalue(), f"{campaign.slug}-themes.csv")
 
 
 @routes.get(f"/listening/{SLUG}/answers.csv", name="console.listening_answers_csv")
@@ -430,14 +402,14 @@ async def answers_csv(request: web.Request, viewer: Viewer) -> web.StreamRespons
         rows = await export_answers(session, campaign, fields, out, scope=_scope(viewer))
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "listening_answers_exported",
             "listening_campaign",
             campaign.id,
             at=request.app[CLOCK].now(),
             details={"rows": rows, "fields": fields},
         )
-    return _csv(out.getvalue(), f"{campaign.slug}-answers.csv")
+    return csv_download(out.getvalue(), f"{campaign.slug}-answers.csv")
 
 
 @routes.get(f"/listening/{SLUG}/follow-ups.csv", name="console.listening_follow_ups_csv")
@@ -456,14 +428,14 @@ async def follow_ups_csv(request: web.Request, viewer: Viewer) -> web.StreamResp
             )
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "listening_follow_ups_exported",
             "listening_campaign",
             campaign.id,
             at=now,
             details={"rows": export.rows},
         )
-    return _csv(out.getvalue(), f"{campaign.slug}-follow-ups.csv")
+    return csv_download(out.getvalue(), f"{campaign.slug}-follow-ups.csv")
 
 
 def install(app: web.Application) -> None:

@@ -68,6 +68,23 @@ def error_page(request: web.Request, status: int, title: str, message: str) -> w
     return render(request, "error.html", {"title": title, "message": message}, status=status)
 
 
+def download(body: bytes, filename: str, content_type: str) -> web.Response:
+    """A file to save (an export: it carries people's data, so no cache keeps it)."""
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": content_type,
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def csv_download(text: str, filename: str) -> web.Response:
+    """A CSV file (written by storage/export.py's writer) to save, in UTF-8."""
+    return download(text.encode("utf-8"), filename, "text/csv; charset=utf-8")
+
+
 def see_other(location: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(location)
 
@@ -91,3 +108,19 @@ def signed_in(handler: ViewerHandler) -> Handler:
         return await handler(request, viewer)
 
     return guarded
+
+
+def organisers_only(title: str, message: str) -> Callable[[ViewerHandler], ViewerHandler]:
+    """Only for an organiser (after :func:`signed_in`): anyone else gets a 403 page saying
+    ``title`` and ``message`` (each section says why in its own words)."""
+
+    def decorate(handler: ViewerHandler) -> ViewerHandler:
+        @functools.wraps(handler)
+        async def guarded(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+            if not viewer.roles.organiser:
+                return error_page(request, 403, title, message)
+            return await handler(request, viewer)
+
+        return guarded
+
+    return decorate

@@ -3,12 +3,13 @@ used is a :class:`BadInput`, which a page turns into a clear 400, never a 500.""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from bot.web.pages import error_page
+from bot.web.pages import ViewerHandler, error_page
 from bot.web.viewer import Viewer
 from config.phones import redact_phones
 
@@ -68,6 +69,20 @@ def bad_request(request: web.Request, problem: BadInput) -> web.Response:
     return error_page(
         request, 400, "This page could not be shown", f"Nothing was changed: {problem}."
     )
+
+
+def refuses_bad_input(handler: ViewerHandler) -> ViewerHandler:
+    """A :class:`BadInput` the handler raises (reading its query or form) is the clear 400
+    page of :func:`bad_request`."""
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        try:
+            return await handler(request, viewer)
+        except BadInput as problem:
+            return bad_request(request, problem)
+
+    return guarded
 
 
 def not_found(request: web.Request) -> web.Response:

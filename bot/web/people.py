@@ -18,7 +18,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import add_nav, render, see_other, signed_in, url
+from bot.web.pages import add_nav, csv_download, render, see_other, signed_in, url
 from bot.web.params import (
     BadInput,
     bad_request,
@@ -27,6 +27,7 @@ from bot.web.params import (
     not_found,
     number,
     numbers,
+    refuses_bad_input,
     row_id,
     text,
 )
@@ -35,7 +36,7 @@ from config.messages import format_when
 from config.settings import LANGUAGES
 from scheduler.people import PersonEdit, PersonEditError, edit_person
 from storage import young
-from storage.audit import Actor, record
+from storage.audit import record
 from storage.directory import (
     CONSENT_LABELS,
     REPLY_LABELS,
@@ -85,18 +86,12 @@ def _filters(query: PeopleQuery) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-def actor(viewer: Viewer) -> Actor:
-    return Actor.of(viewer.current.person, "web")
-
-
 @routes.get("/people", name="console.people")
 @signed_in
+@refuses_bad_input
 async def people_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    try:
-        query = _query(request.query)
-        page_number = number(request.query, "page") or 1
-    except BadInput as problem:
-        return bad_request(request, problem)
+    query = _query(request.query)
+    page_number = number(request.query, "page") or 1
     async with request.app[DB].session() as session:
         institutions = await institutions_led(session, viewer.roles)
         if query.institution_id is not None and query.institution_id not in {
@@ -133,11 +128,9 @@ async def people_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 @routes.get("/people/export.csv", name="console.people_export")
 @signed_in
+@refuses_bad_input
 async def people_export(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    try:
-        query = _query(request.query)
-    except BadInput as problem:
-        return bad_request(request, problem)
+    query = _query(request.query)
     phones = viewer.roles.organiser
     out = io.StringIO(newline="")
     header = ["name", *(["phone"] if phones else []), "language", "consent", "institutions"]
@@ -155,22 +148,14 @@ async def people_export(request: web.Request, viewer: Viewer) -> web.StreamRespo
             export.row(values)
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "people_exported",
             "person",
             None,
             at=request.app[CLOCK].now(),
             details={"rows": export.rows, "phones": phones, "filters": sorted(_filters(query))},
         )
-    return web.Response(
-        text=out.getvalue(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="people.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_download(out.getvalue(), "people.csv")
 
 
 def _person_id(request: web.Request) -> int:
@@ -208,7 +193,7 @@ async def person_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
         ).one()
         await record(
             session,
-            actor(viewer),
+            viewer.actor,
             "person_viewed",
             "person",
             person.id,
@@ -271,15 +256,13 @@ async def edit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 @routes.post(r"/people/{id:\d{1,18}}/edit", name="console.person_save")
 @signed_in
+@refuses_bad_input
 async def edit_save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     person_id = _person_id(request)
     form = await request.post()
-    try:
-        name = text(form, "name", limit=1000)
-        language = text(form, "language", limit=16)
-        chosen = numbers(form.getall("institution", []), "institution")
-    except BadInput as problem:
-        return bad_request(request, problem)
+    name = text(form, "name", limit=1000)
+    language = text(form, "language", limit=16)
+    chosen = numbers(form.getall("institution", []), "institution")
     edit = PersonEdit(name, language, chosen)
     async with request.app[DB].session() as session:
         person = await visible_person(session, viewer.roles, person_id)
@@ -291,7 +274,7 @@ async def edit_save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
                 person,
                 edit,
                 editable=viewer.scope,
-                actor=actor(viewer),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
         except PersonEditError as problem:

@@ -17,7 +17,15 @@ from multidict import MultiDictProxy
 from sqlalchemy import func, select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import add_nav, error_page, render, see_other, signed_in
+from bot.web.pages import (
+    add_nav,
+    csv_download,
+    error_page,
+    organisers_only,
+    render,
+    see_other,
+    signed_in,
+)
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from scheduler import promises as use
@@ -35,10 +43,9 @@ DONE = {
 }
 
 
-def _organisers_only(request: web.Request) -> web.Response:
-    return error_page(
-        request, 403, "Organisers only", "Only an organiser can record promises or report back."
-    )
+_organisers = organisers_only(
+    "Organisers only", "Only an organiser can record promises or report back."
+)
 
 
 def _today(request: web.Request) -> Any:
@@ -144,9 +151,8 @@ def _text(form: MultiDictProxy[Any], name: str) -> str:
 
 @routes.post(SLUG + "/promises", name="console.action_promises_add")
 @signed_in
+@_organisers
 async def add_promise(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
     action = await _action(request)
     form = await request.post()
     values = {name: _text(form, name) for name in FIELDS}
@@ -166,7 +172,7 @@ async def add_promise(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 session,
                 await get_action(session, action.slug),
                 given,
-                actor=Actor.of(viewer.current.person, "web"),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
     except use.PromiseError as exc:
@@ -192,9 +198,8 @@ async def add_promise(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 @routes.post(SLUG + r"/promises/{id:\d{1,18}}", name="console.action_promise_mark")
 @signed_in
+@_organisers
 async def mark_promise(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
     action = await _action(request)
     form = await request.post()
     try:
@@ -205,7 +210,7 @@ async def mark_promise(request: web.Request, viewer: Viewer) -> web.StreamRespon
                 promise,
                 _text(form, "status"),
                 note=_text(form, "note"),
-                actor=Actor.of(viewer.current.person, "web"),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
     except use.PromiseError as exc:
@@ -220,22 +225,13 @@ async def export(request: web.Request, _viewer: Viewer) -> web.StreamResponse:
     out = io.StringIO(newline="")
     async with request.app[DB].session() as session:
         write_csv(out, action, await promises_for(session, action.id))
-    return web.Response(
-        text=out.getvalue(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="promises-{action.slug}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_download(out.getvalue(), f"promises-{action.slug}.csv")
 
 
 @routes.post(SLUG + "/report-back", name="console.action_report_back")
 @signed_in
+@_organisers
 async def report_back(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if viewer.scope is not None:
-        return _organisers_only(request)
     action = await _action(request)
     try:
         async with request.app[DB].session() as session:
@@ -243,7 +239,7 @@ async def report_back(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 session,
                 request.app[SETTINGS],
                 await get_action(session, action.slug),
-                actor=Actor.of(viewer.current.person, "web"),
+                actor=viewer.actor,
                 now=request.app[CLOCK].now(),
             )
     except use.PromiseError as exc:

@@ -14,7 +14,9 @@ live in storage/; these handlers only ask and lay out.
 
 from __future__ import annotations
 
+import functools
 import io
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +24,17 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import add_nav, error_page, render, see_other, signed_in
+from bot.web.pages import (
+    ViewerHandler,
+    add_nav,
+    csv_download,
+    download,
+    error_page,
+    organisers_only,
+    render,
+    see_other,
+    signed_in,
+)
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.phones import mask_phone
@@ -38,15 +50,9 @@ PAGE = 50
 MAX_ID = 10**18
 
 
-def _organisers_only(request: web.Request, viewer: Viewer) -> web.Response | None:
-    if viewer.scope is None:
-        return None
-    return error_page(
-        request,
-        403,
-        "Organisers only",
-        "Only an organiser for the whole alliance can see this page.",
-    )
+_organisers = organisers_only(
+    "Organisers only", "Only an organiser for the whole alliance can see this page."
+)
 
 
 def _id(raw: str) -> int | None:
@@ -80,15 +86,21 @@ def _filters(query: MultiMapping[str]) -> dict[str, Any]:
     return found
 
 
-@routes.get("/audit", name="console.audit")
-@signed_in
-async def audit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := _organisers_only(request, viewer)) is not None:
-        return refused
+def _audit_filters(request: web.Request) -> dict[str, Any] | web.Response:
+    """The audit log's filters, or a 400 page refusing them."""
     try:
-        filters = _filters(request.query)
+        return _filters(request.query)
     except BadFilter as exc:
         return error_page(request, 400, "That filter is not right", str(exc))
+
+
+@routes.get("/audit", name="console.audit")
+@signed_in
+@_organisers
+async def audit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    filters = _audit_filters(request)
+    if isinstance(filters, web.Response):
+        return filters
     async with request.app[DB].session() as session:
         rows = await audit_rows(session, limit=PAGE + 1, **filters)
     more = len(rows) > PAGE
@@ -118,20 +130,18 @@ async def audit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
 
 @routes.get("/audit.csv", name="console.audit_csv")
 @signed_in
+@_organisers
 async def audit_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (refused := _organisers_only(request, viewer)) is not None:
-        return refused
-    try:
-        filters = _filters(request.query)
-    except BadFilter as exc:
-        return error_page(request, 400, "That filter is not right", str(exc))
+    filters = _audit_filters(request)
+    if isinstance(filters, web.Response):
+        return filters
     filters.pop("before_id", None)
     now = request.app[CLOCK].now()
     async with request.app[DB].session() as session:
         rows = await audit_rows(session, limit=None, **filters)
         await audit.record(
             session,
-            audit.Actor.of(viewer.current.person, "web"),
+            viewer.actor,
             "audit_exported",
             "audit_log",
             None,
@@ -140,28 +150,25 @@ async def audit_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         )
     out = io.StringIO(newline="")
     write_audit_csv(out, rows)
-    return web.Response(
-        body=out.getvalue().encode(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="audit-{now:%Y%m%d}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_download(out.getvalue(), f"audit-{now:%Y%m%d}.csv")
 
 
-async def _person(
-    request: web.Request, viewer: Viewer
-) -> tuple[Person | None, web.Response | None]:
-    if (refused := _organisers_only(request, viewer)) is not None:
-        return None, refused
-    person_id = _id(request.match_info["id"])
-    async with request.app[DB].session() as session:
-        person = await session.get(Person, person_id) if person_id is not None else None
-    if person is None:
-        return None, error_page(request, 404, "Nobody here", "There is no person with that number.")
-    return person, None
+PersonHandler = Callable[[web.Request, Viewer, Person], Awaitable[web.StreamResponse]]
+
+
+def _for_person(handler: PersonHandler) -> ViewerHandler:
+    """Organisers only; the person the path names, or a 404 page."""
+
+    @functools.wraps(handler)
+    async def loaded(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        person_id = _id(request.match_info["id"])
+        async with request.app[DB].session() as session:
+            person = await session.get(Person, person_id) if person_id is not None else None
+        if person is None:
+            return error_page(request, 404, "Nobody here", "There is no person with that number.")
+        return await handler(request, viewer, person)
+
+    return _organisers(loaded)
 
 
 def _label(person: Person) -> str:
@@ -185,11 +192,8 @@ PERSON = r"/people/{id:[^/]{1,40}}"
 
 @routes.get(PERSON + "/export", name="console.person_export")
 @signed_in
-async def export_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    person, refused = await _person(request, viewer)
-    if person is None:
-        assert refused is not None
-        return refused
+@_for_person
+async def export_page(request: web.Request, viewer: Viewer, person: Person) -> web.StreamResponse:
     return render(
         request,
         "person_export.html",
@@ -199,17 +203,14 @@ async def export_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 @routes.post(PERSON + "/export", name="console.person_export_zip")
 @signed_in
-async def export_zip(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    person, refused = await _person(request, viewer)
-    if person is None:
-        assert refused is not None
-        return refused
+@_for_person
+async def export_zip(request: web.Request, viewer: Viewer, person: Person) -> web.StreamResponse:
     now = request.app[CLOCK].now()
     async with request.app[DB].session() as session:
         data = await gather(session, subject_of(person))
         await audit.record(
             session,
-            audit.Actor.of(viewer.current.person, "web"),
+            viewer.actor,
             "person_exported",
             "person",
             person.id,
@@ -218,23 +219,13 @@ async def export_zip(request: web.Request, viewer: Viewer) -> web.StreamResponse
         )
     out = io.BytesIO()
     write_zip(data, out, at=now)
-    return web.Response(
-        body=out.getvalue(),
-        content_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="person-{person.id}.zip"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(out.getvalue(), f"person-{person.id}.zip", "application/zip")
 
 
 @routes.get(PERSON + "/erase", name="console.person_erase")
 @signed_in
-async def erase_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    person, refused = await _person(request, viewer)
-    if person is None:
-        assert refused is not None
-        return refused
+@_for_person
+async def erase_page(request: web.Request, viewer: Viewer, person: Person) -> web.StreamResponse:
     return render(
         request,
         "person_erase.html",
@@ -244,11 +235,8 @@ async def erase_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
 
 @routes.post(PERSON + "/erase", name="console.person_erase_confirm")
 @signed_in
-async def erase_confirm(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    person, refused = await _person(request, viewer)
-    if person is None:
-        assert refused is not None
-        return refused
+@_for_person
+async def erase_confirm(request: web.Request, viewer: Viewer, person: Person) -> web.StreamResponse:
     form = await request.post()
     if form.get("confirm") != "erase":
         return render(
@@ -276,7 +264,7 @@ async def erase_confirm(request: web.Request, viewer: Viewer) -> web.StreamRespo
             if not report.already:
                 await audit.record(
                     session,
-                    audit.Actor.of(viewer.current.person, "web"),
+                    viewer.actor,
                     "person_erased",
                     "person",
                     person.id,
@@ -348,21 +336,17 @@ async def _consent_page(
 
 @routes.get(PERSON + "/consent", name="console.person_consent")
 @signed_in
-async def consent_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    person, refused = await _person(request, viewer)
-    if person is None:
-        assert refused is not None
-        return refused
+@_for_person
+async def consent_page(request: web.Request, viewer: Viewer, person: Person) -> web.StreamResponse:
     return await _consent_page(request, person, errors={})
 
 
 @routes.post(PERSON + "/consent", name="console.person_consent_record")
 @signed_in
-async def consent_record(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    person, refused = await _person(request, viewer)
-    if person is None:
-        assert refused is not None
-        return refused
+@_for_person
+async def consent_record(
+    request: web.Request, viewer: Viewer, person: Person
+) -> web.StreamResponse:
     form = await request.post()
     state = form.get("state")
     if state not in ("opted_in", "opted_out") or person.erased_at is not None:
@@ -377,7 +361,7 @@ async def consent_record(request: web.Request, viewer: Viewer) -> web.StreamResp
         if changed:
             await audit.record(
                 session,
-                audit.Actor.of(viewer.current.person, "web"),
+                viewer.actor,
                 "consent_recorded",
                 "person",
                 person.id,

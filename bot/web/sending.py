@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.actions import actor, parse_id
+from bot.web.actions import parse_id
 from bot.web.pages import add_nav, error_page, render, see_other, signed_in, url
 from bot.web.viewer import Viewer
 from scheduler.sending import cancel_message, status_words
@@ -94,7 +94,7 @@ async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             session,
             message_id,
             roles=viewer.roles,
-            actor=actor(viewer),
+            actor=viewer.actor,
             now=request.app[CLOCK].now(),
         )
     outcome = "cancelled" if done else "gone"

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.web.auth import Current
+from storage.audit import Actor
 from storage.models import Institution
 from storage.roles import Roles
 
@@ -32,6 +33,11 @@ class Viewer:
     @property
     def session_id(self) -> int:
         return self.current.session.id
+
+    @property
+    def actor(self) -> Actor:
+        """Who the audit log names for a change made on a console page."""
+        return Actor.of(self.current.person, "web")
 
     @property
     def roles(self) -> Roles:
