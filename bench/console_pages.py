@@ -518,7 +518,7 @@ BEFORE = (
     "kept in the transaction of every write and verified nightly against the raw rows) for "
     "all the actions at once (`counters.counted_rollups`), with the snapshots and the "
     "activity since the idle cutoff in one query each, on two new invitation indexes "
-    "(migration 0012_console_indexes): about 10 queries, the same numbers (a test holds the "
+    "(migration 0016): about 10 queries, the same numbers (a test holds the "
     "counted digest equal to the raw one). Its numbers are rendered once per version of the "
     "numbers (`storage.live.numbers_version`, the live hub's) and minute, shared with the "
     "live hub, so a load with nothing changed is one small query and the page (`/`); after "

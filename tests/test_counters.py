@@ -182,7 +182,7 @@ async def test_drift_is_found_and_repaired_by_the_cli(
 async def test_the_migration_counts_what_is_already_on_record(tmp_path: Path) -> None:
     """Actions recorded before the counters existed get theirs from their rows."""
     db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
-    before = ScriptDirectory.from_config(alembic_config()).get_revision("0011_counters")
+    before = ScriptDirectory.from_config(alembic_config()).get_revision("0012")
     assert before is not None and isinstance(before.down_revision, str)
     await upgrade(db.engine, before.down_revision)
     now = FakeClock(T0).now()

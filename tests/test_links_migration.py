@@ -1,4 +1,4 @@
-"""Migration 0012_links moves every leader link into capability_links (kind "leader") with its
+"""Migration 0015 moves every leader link into capability_links (kind "leader") with its
 token's hash, so a URL handed out before still opens the leader's page; the downgrade moves
 them back. On SQLite and PostgreSQL."""
 
@@ -16,7 +16,7 @@ from storage.leader_links import open_link
 from storage.links import token_hash
 from storage.migrate import alembic_config, upgrade
 
-BEFORE = "0011_inbox"
+BEFORE = "0014"
 AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 LIVE = "L" * 43
 REVOKED = "R" * 43

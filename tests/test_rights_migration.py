@@ -1,4 +1,4 @@
-"""Migration 0011_rights starts the consent history with one event per person, from the state
+"""Migration 0011 starts the consent history with one event per person, from the state
 their row held, on SQLite and PostgreSQL (and its downgrade leaves the schema as it was)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from storage.db import Database
 from storage.migrate import alembic_config, upgrade
 
-BEFORE = "0011_rights-1"
+BEFORE = "0011-1"
 PEOPLE = [
     ("+447700900001", "opted_in", "import"),
     ("+447700900002", "opted_out", "sms"),  # STOP by SMS, recorded under the channel's name

@@ -27,7 +27,7 @@ CONSENT_SOURCES = (
     "face_to_face",  # met at the door and logged by a leader: listened to, never asked (unknown)
     "door",  # a walk-in who agreed to texts when a steward checked them in (scheduler/door.py)
     "erased",  # the person was erased
-    "backfill",  # the state when history began (migration 0011_rights)
+    "backfill",  # the state when history began (migration 0011)
 )
 
 

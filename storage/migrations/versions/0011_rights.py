@@ -1,6 +1,6 @@
 """people's data rights: consent history, suppressed numbers, young people, erasure
 
-Revision ID: 0011_rights
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-30 09:00:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import storage.models.base
 
-revision: str = "0011_rights"
+revision: str = "0011"
 down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

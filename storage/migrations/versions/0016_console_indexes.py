@@ -2,8 +2,8 @@
 Today finds the institutions gone quiet from the invitations since a cutoff; people by
 (name, id), so a list by name reads its first page in order
 
-Revision ID: 0012_console_indexes
-Revises: 0011_inbox
+Revision ID: 0016
+Revises: 0014
 Create Date: 2026-11-30 10:00:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0012_console_indexes"
-down_revision: str | Sequence[str] | None = "0012_links"
+revision: str = "0016"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """console pages: inbox assignments; spreadsheets waiting in the import wizard
 
-Revision ID: 0011_inbox
+Revision ID: 0014
 Revises: 0010
 Create Date: 2026-11-30 09:00:00
 """
@@ -12,8 +12,8 @@ from alembic import op
 
 import storage.models.base
 
-revision: str = "0011_inbox"
-down_revision: str | Sequence[str] | None = "0011_promises"
+revision: str = "0014"
+down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,8 +5,8 @@ its action, institution, leader, times and revocation; capability_links gains
 ``last_used_at`` (a leader link's last use). The moved rows get new ids: audit entries made
 before this migration name a leader link by its old id. The downgrade moves them back.
 
-Revision ID: 0012_links
-Revises: 0011_inbox
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-30 09:40:00
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 import storage.models.base
 
-revision: str = "0012_links"
-down_revision: str | Sequence[str] | None = "0011_inbox"
+revision: str = "0015"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """assembly day and after: leader links, walk-ins' pending questions, asks and promises
 
-Revision ID: 0011_promises
+Revision ID: 0013
 Revises: 0010
 Create Date: 2026-11-30 09:00:00
 """
@@ -12,8 +12,8 @@ from alembic import op
 
 import storage.models.base
 
-revision: str = "0011_promises"
-down_revision: str | Sequence[str] | None = "0011_counters"
+revision: str = "0013"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """assembly day: action counters, capability links (board, steward, leader), board states
 
-Revision ID: 0011_counters
+Revision ID: 0012
 Revises: 0010
 Create Date: 2026-11-30 09:00:00
 """
@@ -12,8 +12,8 @@ from alembic import op
 
 import storage.models.base
 
-revision: str = "0011_counters"
-down_revision: str | Sequence[str] | None = "0011_rights"
+revision: str = "0012"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
