@@ -15,6 +15,7 @@ from tests.test_console_browser import (  # noqa: F401 (pytest fixtures, found b
     axe_script,
     check,
     chromium,
+    open_menu,
     page,
     server,
     text_yes,
@@ -38,6 +39,7 @@ async def test_create_an_action_invite_a_segment_and_watch_a_yes_arrive(
     await alliance(server.db, server.clock.now())  # 10:00 on Tue 10 Mar 2026, London
     await sign_in(page, server, "07700 900011")  # Ruth, an organiser
 
+    await open_menu(page)
     await page.get_by_role("link", name="Actions").click()
     await page.wait_for_url("**/actions")
     await check(page, "actions-empty")
@@ -93,6 +95,7 @@ async def test_create_an_action_invite_a_segment_and_watch_a_yes_arrive(
     await check(page, "action-reschedule-preview")
     await page.goto(server.base + "/actions/housing-march/cancel")
     await check(page, "action-cancel-preview")
+    await open_menu(page)
     await page.get_by_role("link", name="Sending").click()
     await page.wait_for_url("**/sending")
     await check(page, "sending")

@@ -191,6 +191,14 @@ async def check(page: Any, name: str) -> None:
     await page.set_viewport_size({"width": 360, "height": 740})
 
 
+async def open_menu(page: Any) -> None:
+    """On a phone the header's sections and account links are inside a "Menu" disclosure
+    (details/summary): open it, as a person would, before following one of its links."""
+    toggle = page.locator(".menu__toggle")
+    if await toggle.is_visible() and await page.locator(".menu[open]").count() == 0:
+        await toggle.click()
+
+
 async def text_yes(server: Server, phone: str) -> None:
     path = "/webhooks/twilio/sms"
     form = inbound_form("SM" + "e" * 32, phone, "YES")
@@ -244,6 +252,7 @@ async def test_sign_in_with_the_texted_code_see_today_and_watch_a_yes_arrive(
     assert await page.evaluate("window.stillTheSamePage") is True
     assert "Numbers updated at" in await page.locator("#live-status").inner_text()
 
+    await open_menu(page)
     await page.get_by_role("link", name="Your sessions").click()
     await page.wait_for_url("**/sessions")
     await check(page, "sessions")

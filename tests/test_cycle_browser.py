@@ -22,6 +22,7 @@ from tests.test_console_browser import (  # noqa: F401 (pytest fixtures, found b
     axe_script,
     check,
     chromium,
+    open_menu,
     page,
     server,
     text_yes,
@@ -64,6 +65,7 @@ async def test_a_newcomer_signs_in_imports_creates_invites_sees_a_yes_and_export
     await check(page, "cycle-today-empty")
 
     # Import a spreadsheet from People.
+    await open_menu(page)
     await page.get_by_role("link", name="People", exact=True).click()
     await page.get_by_role("link", name="Import people from a spreadsheet").click()
     await page.get_by_label("The spreadsheet (CSV, up to 2 MB)").set_input_files(
@@ -118,6 +120,7 @@ async def test_a_newcomer_signs_in_imports_creates_invites_sees_a_yes_and_export
     await view(page, "cycle-action-yes", at="#numbers-title")
 
     # Today links the action to its page; the export has Joy's yes.
+    await open_menu(page)
     await page.get_by_role("link", name="Today", exact=True).click()
     await page.wait_for_url(server.base + "/")
     await view(page, "cycle-today")

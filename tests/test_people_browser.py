@@ -21,6 +21,7 @@ from tests.test_console_browser import (  # noqa: F401 (fixtures)
     axe_script,
     check,
     chromium,
+    open_menu,
     page,
     server,
 )
@@ -78,6 +79,7 @@ async def test_import_fix_import_then_a_timeline_and_an_inbox_reply(
     await sign_in(page, server, "07700 900011")
 
     # People, then the import wizard: the bad row is named by its line; nothing is imported.
+    await open_menu(page)
     await page.get_by_role("link", name="People", exact=True).click()
     await page.wait_for_url("**/people")
     await check(page, "people")
@@ -108,6 +110,7 @@ async def test_import_fix_import_then_a_timeline_and_an_inbox_reply(
     await check(page, "person")
 
     # The inbox: reply, with the counter moving as the reply is typed.
+    await open_menu(page)
     await page.get_by_role("link", name="Inbox", exact=True).click()
     await page.wait_for_url("**/inbox")
     await check(page, "inbox")
@@ -124,6 +127,7 @@ async def test_import_fix_import_then_a_timeline_and_an_inbox_reply(
     await check(page, "inbox-replied")
 
     # Listening: the campaign and the question editor's counter over the whole text.
+    await open_menu(page)
     await page.get_by_role("link", name="Listening", exact=True).click()
     await check(page, "listening")
     await page.get_by_role("link", name="City Listens").click()

@@ -13,7 +13,7 @@ from storage.audit import Actor
 from storage.models import Action, Person, Promise
 from tests import test_console_browser as browser
 from tests.console import latest_code, numbers
-from tests.test_console_browser import Server, check
+from tests.test_console_browser import Server, check, open_menu
 
 # The browser tests' fixtures, shared: pytest finds them by these names in this module.
 axe_script, chromium = browser.axe_script, browser.chromium
@@ -56,6 +56,7 @@ async def test_a_leader_link_at_phone_width_and_two_promises_recorded(
     await page.get_by_label("Enter the code we sent you").fill(await latest_code(server.db))
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(server.base + "/")
+    await open_menu(page)
     await page.get_by_role("link", name="Promises").click()
     await page.wait_for_url("**/promises")
     await check(page, "promises")
