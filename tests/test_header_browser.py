@@ -12,6 +12,7 @@ from tests.console import alliance
 from tests.test_actions_browser import sign_in
 from tests.test_console_browser import (  # noqa: F401 (pytest fixtures, found by name)
     ARTIFACTS,
+    AXE_URL_PATH,
     Server,
     axe_script,
     check,
@@ -108,6 +109,18 @@ async def test_the_header_is_one_bar_on_a_phone_and_a_row_on_a_laptop(
         if b
     }
     assert len(top) == 1  # one row
+    # ...in the accessibility tree, and the keyboard reaches them straight after the skip link.
+    tree = await page.locator(".header").aria_snapshot()
+    assert 'link "People"' in tree and 'button "Sign out"' in tree and "Menu" not in tree
+    await page.goto(server.base + "/people")
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Today"
+    await page.add_script_tag(url=server.base + AXE_URL_PATH)
+    violations = await page.evaluate(
+        "async () => (await axe.run(document)).violations.map(v => v.id + ' ' + v.impact)"
+    )
+    assert [v for v in violations if v.endswith(("serious", "critical"))] == []
     # 200% zoom on the laptop is 640 CSS pixels across: the phone's bar and menu.
     await page.set_viewport_size({"width": 640, "height": 400})
     assert await toggle.is_visible()
