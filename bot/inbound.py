@@ -37,7 +37,7 @@ from config.metrics import Metrics
 from config.settings import Settings
 from scheduler.outbound import held_back
 from scheduler.reminders import ASKING_TEMPLATES
-from storage import keys
+from storage import fast, keys
 from storage.conversation import NOTHING_OPEN, OpenState, open_state_by_phone
 from storage.db import Database, as_loaded, attach, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
@@ -68,7 +68,7 @@ _PEOPLE = cast(Table, Person.__table__)
 _PERSON_BY_PHONE = select(*every_column(Person)).where(_PEOPLE.c.phone == bindparam("phone"))
 _INBOUND = cast(Table, InboundMessage.__table__)
 # What handling sets on the stored message, written once at the end.
-_HANDLED = (
+_HANDLED = fast.prepare(
     update(_INBOUND)
     .where(_INBOUND.c.id == bindparam("b_id"))
     .values(
@@ -238,7 +238,8 @@ class InboundPipeline:
         drafts = words(ctx.replies, inbound.channel)
         replies = await self.write_replies(session, person, inbound, drafts, now, inline_provider)
         connection = await session.connection()
-        await connection.execute(
+        await fast.execute(
+            connection,
             _HANDLED,
             {
                 "b_id": inbound.id,
