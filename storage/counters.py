@@ -137,7 +137,7 @@ async def apply(session: AsyncSession, tally: Tally, now: datetime) -> None:
 _MANY = 100  # people at once: above this, PostgreSQL gets them as one array
 
 
-_ONE_PERSONS = (
+_ONE_PERSONS = fast.prepare(
     select(Membership.institution_id)
     .where(Membership.person_id == bindparam("person_id"))
     .order_by(Membership.institution_id)
@@ -152,7 +152,7 @@ async def buckets_of(session: AsyncSession, person_ids: Collection[int]) -> dict
         (pid,) = found
         await session.flush()  # what session.execute would do first (a membership just added)
         connection = await session.connection()
-        iids = list((await connection.execute(_ONE_PERSONS, {"person_id": pid})).scalars())
+        iids = await fast.integers(connection, _ONE_PERSONS, {"person_id": pid})
         return {pid: [*(iids or [NONE]), EVERYONE]}
     if person_ids:
         ids = list(person_ids)

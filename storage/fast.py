@@ -69,7 +69,7 @@ def prepare(statement: ClauseElement) -> Statement:
 def _compile(statement: ClauseElement, dialect: Dialect, keys: list[str]) -> _Compiled:
     # As for an executemany: no implicit RETURNING of a new row's key (nothing reads it).
     compiled: Any = statement.compile(dialect=dialect, column_keys=keys, for_executemany=True)
-    if compiled.insert_prefetch or compiled.update_prefetch or compiled.returning:
+    if compiled.insert_prefetch or compiled.update_prefetch or compiled.effective_returning:
         raise ValueError("storage.fast runs plain writes without Python-side defaults only")
     if compiled.positiontup is None:
         raise ValueError(f"{dialect.name}: a positional paramstyle is expected")
@@ -82,6 +82,48 @@ def _compile(statement: ClauseElement, dialect: Dialect, keys: list[str]) -> _Co
             default = _NO_VALUE
         params.append((name, default, processors.get(name)))
     return _Compiled(compiled.string, tuple(params))
+
+
+async def _raw(connection: AsyncConnection) -> Any:
+    """The pooled connection under ``connection`` (without a hop into SQLAlchemy's greenlet
+    when it is there, as it is inside a transaction)."""
+    sync = connection.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        return sync.connection
+    return await connection.get_raw_connection()
+
+
+async def integers(
+    connection: AsyncConnection, statement: Statement, values: dict[str, Any]
+) -> list[int]:
+    """The first column of the rows ``statement`` reads: whole numbers (no result processing
+    needed on either driver), e.g. ids."""
+    dialect = connection.dialect
+    compiled = statement.compiled(dialect, [])
+    args = compiled.args(values)
+    raw = await _raw(connection)
+    if dialect.name == "sqlite":
+        try:
+            cursor = raw.driver_connection._conn.execute(compiled.sql, args)
+            try:
+                return [row[0] for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance(compiled.sql, (), error, sqlite3.Error) from error
+    adapted: Any = raw.dbapi_connection
+    async with adapted._execute_mutex:
+        if adapted._transaction is None:
+            await adapted._start_transaction()
+        try:
+            return [row[0] for row in await adapted._connection.fetch(compiled.sql, *args)]
+        except Exception as error:
+            try:
+                adapted._handle_exception(error)
+            except Exception as translated:
+                base = dialect.loaded_dbapi.Error
+                raise exc.DBAPIError.instance(compiled.sql, (), translated, base) from error
+    raise AssertionError("unreachable")
 
 
 async def execute(
@@ -100,7 +142,7 @@ async def execute_many(
     dialect = connection.dialect
     compiled = statement.compiled(dialect, list(rows[0]))
     args = [compiled.args(row) for row in rows]
-    raw = await connection.get_raw_connection()
+    raw = await _raw(connection)
     if dialect.name == "sqlite":
         driver: Any = raw.driver_connection
         try:
