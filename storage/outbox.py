@@ -337,7 +337,9 @@ async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Out
     # Core on the session's connection: the ORM's bulk insert costs several times the statement.
     connection = await session.connection()
     insert = _INSERT_IGNORE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
-    written = (await connection.execute(insert, rows)).all()
+    # One row (a reply, the usual case) as a single execution: a list of one goes through
+    # SQLAlchemy's multi-row "insertmanyvalues" machinery, which costs more than the statement.
+    written = (await connection.execute(insert, rows[0] if len(rows) == 1 else rows)).all()
     if len(written) == len(rows):
         # All new (the usual case): these are the rows; ids ascend in insertion (send) order.
         loaded = [as_loaded(OutboxMessage, row) for row in sorted(written, key=lambda r: r.id)]
