@@ -36,6 +36,14 @@ class _Compiled:
     # Each positional parameter: its name, the value when the caller gives none (a literal in
     # the statement), and the type's bind processor.
     params: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
+    # For a read: each result column's processor (None where the driver's value is final).
+    results: tuple[Callable[[Any], Any] | None, ...] = ()
+
+    def row(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip(values, self.results, strict=True)
+        )
 
     def args(self, values: dict[str, Any]) -> tuple[Any, ...]:
         out = []
@@ -81,7 +89,19 @@ def _compile(statement: ClauseElement, dialect: Dialect, keys: list[str]) -> _Co
         if name in keys:
             default = _NO_VALUE
         params.append((name, default, processors.get(name)))
-    return _Compiled(compiled.string, tuple(params))
+    results = tuple(
+        column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
+    )
+    return _Compiled(compiled.string, tuple(params), results)
+
+
+def _announce(connection: AsyncConnection, sql: str, args: Any, many: bool) -> None:
+    """Tell ``before_cursor_execute`` listeners (tests counting statements, tracing) about the
+    statement, as SQLAlchemy would: what runs here is not hidden from them."""
+    sync = connection.sync_connection
+    if sync is not None and sync.dispatch.before_cursor_execute:
+        for listener in sync.dispatch.before_cursor_execute:
+            listener(sync, None, sql, args, None, many)
 
 
 async def _raw(connection: AsyncConnection) -> Any:
@@ -101,6 +121,7 @@ async def integers(
     dialect = connection.dialect
     compiled = statement.compiled(dialect, [])
     args = compiled.args(values)
+    _announce(connection, compiled.sql, args, False)
     raw = await _raw(connection)
     if dialect.name == "sqlite":
         try:
@@ -126,6 +147,42 @@ async def integers(
     raise AssertionError("unreachable")
 
 
+async def rows(
+    connection: AsyncConnection, statement: Statement, values: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows ``statement`` (a SELECT) reads, each value as SQLAlchemy's result processing
+    would give it (the column types' result processors: dates and times on SQLite, aware UTC
+    datetimes on both)."""
+    dialect = connection.dialect
+    compiled = statement.compiled(dialect, [])
+    args = compiled.args(values)
+    _announce(connection, compiled.sql, args, False)
+    raw = await _raw(connection)
+    if dialect.name == "sqlite":
+        try:
+            cursor = raw.driver_connection._conn.execute(compiled.sql, args)
+            try:
+                return [compiled.row(row) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance(compiled.sql, (), error, sqlite3.Error) from error
+    adapted: Any = raw.dbapi_connection
+    async with adapted._execute_mutex:
+        if adapted._transaction is None:
+            await adapted._start_transaction()
+        try:
+            found = await adapted._connection.fetch(compiled.sql, *args)
+        except Exception as error:
+            try:
+                adapted._handle_exception(error)
+            except Exception as translated:
+                base = dialect.loaded_dbapi.Error
+                raise exc.DBAPIError.instance(compiled.sql, (), translated, base) from error
+            raise AssertionError("unreachable") from error
+    return [compiled.row(row) for row in found]
+
+
 async def execute(
     connection: AsyncConnection, statement: Statement, values: dict[str, Any]
 ) -> None:
@@ -142,6 +199,7 @@ async def execute_many(
     dialect = connection.dialect
     compiled = statement.compiled(dialect, list(rows[0]))
     args = [compiled.args(row) for row in rows]
+    _announce(connection, compiled.sql, args if len(args) > 1 else args[0], len(args) > 1)
     raw = await _raw(connection)
     if dialect.name == "sqlite":
         driver: Any = raw.driver_connection
