@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Insert, Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -53,10 +53,12 @@ MAX_BODY = 4096  # characters kept of one message; longer texts are truncated, n
 # Hot-path statements are built once: building a statement costs more than running it on SQLite,
 # and a fixed statement hits SQLAlchemy's compiled cache. The insert returns the whole row, so
 # the handling transaction starts from it without reading it back.
-_STORE: dict[str, Insert] = {
-    name: insert(InboundMessage)
-    .on_conflict_do_nothing(index_elements=["provider", "provider_id"])
-    .returning(*every_column(InboundMessage))
+_STORE: dict[str, fast.Statement] = {
+    name: fast.prepare(
+        insert(InboundMessage)
+        .on_conflict_do_nothing(index_elements=["provider", "provider_id"])
+        .returning(*every_column(InboundMessage))
+    )
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 _STORED_ID = (
@@ -190,13 +192,13 @@ class InboundPipeline:
             "received_at": now,
             "inbox_status": "none",
         }
-        # Core on a connection, not an ORM session: one statement, no unit of work to set up,
-        # committed as it runs.
+        # On the driver connection (storage.fast), not an ORM session: one statement, no unit
+        # of work to set up, committed as it runs.
         async with self.db.each_committed(connection):
             insert = _STORE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
-            row = (await connection.execute(insert, values)).first()
-            if row is not None:
-                return as_loaded(InboundMessage, row)
+            rows = await fast.rows(connection, insert, values, keyed=True)
+            if rows:
+                return as_loaded(InboundMessage, rows[0])
             existing = (await connection.execute(_STORED_ID, values)).scalar()
             assert existing is not None
             return int(existing)

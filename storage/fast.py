@@ -7,9 +7,10 @@ SQLite (docs/benchmarks.md, "Inbound webhook"). A statement here is compiled by 
 itself (the same SQL, the same bind processors), so the SQL is not written twice; only running
 it skips the machinery. The driver's own statement caches keep it prepared.
 
-Only plain writes (no RETURNING, no result rows) and only statements without Python-side
-defaults (what SQLAlchemy would compute at execution): :func:`prepare` refuses the rest. The
-connection must be inside a transaction SQLAlchemy began (a session's ``connection()``); the
+Writes (:func:`execute`), reads and writes with RETURNING (:func:`rows`, values processed as
+SQLAlchemy's result processing would), only statements without Python-side defaults (what
+SQLAlchemy would compute at execution): the first run refuses the rest. The connection must
+be inside a transaction SQLAlchemy began (a session's ``connection()``); the
 ORM session does not see these writes, so callers set what its objects need themselves (as
 scheduler.actions.record_rsvp does). A driver error is wrapped as SQLAlchemy wraps it
 (``DBAPIError``), so callers and storage.db.is_unavailable see the same errors as before.
@@ -77,8 +78,8 @@ def prepare(statement: ClauseElement) -> Statement:
 def _compile(statement: ClauseElement, dialect: Dialect, keys: list[str]) -> _Compiled:
     # As for an executemany: no implicit RETURNING of a new row's key (nothing reads it).
     compiled: Any = statement.compile(dialect=dialect, column_keys=keys, for_executemany=True)
-    if compiled.insert_prefetch or compiled.update_prefetch or compiled.effective_returning:
-        raise ValueError("storage.fast runs plain writes without Python-side defaults only")
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        raise ValueError("storage.fast runs statements without Python-side defaults only")
     if compiled.positiontup is None:
         raise ValueError(f"{dialect.name}: a positional paramstyle is expected")
     processors = compiled._bind_processors
@@ -148,13 +149,18 @@ async def integers(
 
 
 async def rows(
-    connection: AsyncConnection, statement: Statement, values: dict[str, Any]
+    connection: AsyncConnection,
+    statement: Statement,
+    values: dict[str, Any],
+    *,
+    keyed: bool = False,
 ) -> list[tuple[Any, ...]]:
-    """The rows ``statement`` (a SELECT) reads, each value as SQLAlchemy's result processing
-    would give it (the column types' result processors: dates and times on SQLite, aware UTC
-    datetimes on both)."""
+    """The rows ``statement`` (a SELECT, or a write with RETURNING) gives, each value as
+    SQLAlchemy's result processing would give it (the column types' result processors: dates
+    and times on SQLite, aware UTC datetimes on both). ``keyed``: an INSERT's columns are the
+    keys of ``values`` (as SQLAlchemy decides from the parameters)."""
     dialect = connection.dialect
-    compiled = statement.compiled(dialect, [])
+    compiled = statement.compiled(dialect, list(values) if keyed else [])
     args = compiled.args(values)
     _announce(connection, compiled.sql, args, False)
     raw = await _raw(connection)
@@ -198,6 +204,8 @@ async def execute_many(
         return
     dialect = connection.dialect
     compiled = statement.compiled(dialect, list(rows[0]))
+    if compiled.results:
+        raise ValueError("a statement that returns rows is run with rows()")
     args = [compiled.args(row) for row in rows]
     _announce(connection, compiled.sql, args if len(args) > 1 else args[0], len(args) > 1)
     raw = await _raw(connection)
