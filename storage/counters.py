@@ -128,7 +128,8 @@ async def apply(session: AsyncSession, tally: Tally, now: datetime) -> None:
     ]
     if not rows:
         return
-    await session.flush()  # what session.execute would do first (an action just added)
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # what session.execute would do first (a new action)
     connection = await session.connection()
     upsert = _UPSERT["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
     await fast.execute_many(connection, upsert, rows)
@@ -150,7 +151,8 @@ async def buckets_of(session: AsyncSession, person_ids: Collection[int]) -> dict
     if len(found) == 1:
         # One person (every RSVP and check-in): a statement built once.
         (pid,) = found
-        await session.flush()  # what session.execute would do first (a membership just added)
+        if session.new or session.dirty or session.deleted:
+            await session.flush()  # what session.execute would do first (a new membership)
         connection = await session.connection()
         iids = await fast.integers(connection, _ONE_PERSONS, {"person_id": pid})
         return {pid: [*(iids or [NONE]), EVERYONE]}
