@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Insert, Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +37,7 @@ from config.metrics import Metrics
 from config.settings import Settings
 from scheduler.outbound import held_back
 from scheduler.reminders import ASKING_TEMPLATES
-from storage import keys
+from storage import fast, keys
 from storage.conversation import NOTHING_OPEN, OpenState, open_state_by_phone
 from storage.db import Database, as_loaded, attach, every_column
 from storage.models import InboundMessage, OutboxMessage, Person
@@ -53,10 +53,12 @@ MAX_BODY = 4096  # characters kept of one message; longer texts are truncated, n
 # Hot-path statements are built once: building a statement costs more than running it on SQLite,
 # and a fixed statement hits SQLAlchemy's compiled cache. The insert returns the whole row, so
 # the handling transaction starts from it without reading it back.
-_STORE: dict[str, Insert] = {
-    name: insert(InboundMessage)
-    .on_conflict_do_nothing(index_elements=["provider", "provider_id"])
-    .returning(*every_column(InboundMessage))
+_STORE: dict[str, fast.Statement] = {
+    name: fast.prepare(
+        insert(InboundMessage)
+        .on_conflict_do_nothing(index_elements=["provider", "provider_id"])
+        .returning(*every_column(InboundMessage))
+    )
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 _STORED_ID = (
@@ -68,7 +70,7 @@ _PEOPLE = cast(Table, Person.__table__)
 _PERSON_BY_PHONE = select(*every_column(Person)).where(_PEOPLE.c.phone == bindparam("phone"))
 _INBOUND = cast(Table, InboundMessage.__table__)
 # What handling sets on the stored message, written once at the end.
-_HANDLED = (
+_HANDLED = fast.prepare(
     update(_INBOUND)
     .where(_INBOUND.c.id == bindparam("b_id"))
     .values(
@@ -190,13 +192,13 @@ class InboundPipeline:
             "received_at": now,
             "inbox_status": "none",
         }
-        # Core on a connection, not an ORM session: one statement, no unit of work to set up,
-        # committed as it runs.
+        # On the driver connection (storage.fast), not an ORM session: one statement, no unit
+        # of work to set up, committed as it runs.
         async with self.db.each_committed(connection):
             insert = _STORE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
-            row = (await connection.execute(insert, values)).first()
-            if row is not None:
-                return as_loaded(InboundMessage, row)
+            rows = await fast.rows(connection, insert, values, keyed=True)
+            if rows:
+                return as_loaded(InboundMessage, rows[0])
             existing = (await connection.execute(_STORED_ID, values)).scalar()
             assert existing is not None
             return int(existing)
@@ -238,7 +240,8 @@ class InboundPipeline:
         drafts = words(ctx.replies, inbound.channel)
         replies = await self.write_replies(session, person, inbound, drafts, now, inline_provider)
         connection = await session.connection()
-        await connection.execute(
+        await fast.execute(
+            connection,
             _HANDLED,
             {
                 "b_id": inbound.id,

@@ -38,7 +38,7 @@ from scheduler.outbound import (
     when_for,
     zone_of,
 )
-from storage import counters, keys
+from storage import counters, fast, keys
 from storage.commitments import set_commitment
 from storage.invitations import add_invitations, invitees
 from storage.models import (
@@ -511,7 +511,7 @@ async def commit(
 # The RSVP write is on the inbound hot path (every YES / NO / MAYBE): two Core statements, built
 # once, instead of the ORM's unit of work at commit.
 _INVITATIONS = cast(Table, Invitation.__table__)
-_SET_RSVP = (
+_SET_RSVP = fast.prepare(
     update(_INVITATIONS)
     .where(_INVITATIONS.c.id == bindparam("b_id"))
     .values(
@@ -521,7 +521,7 @@ _SET_RSVP = (
         channel=bindparam("b_channel"),
     )
 )
-_ADD_RSVP_EVENT = insert(cast(Table, RsvpEvent.__table__))
+_ADD_RSVP_EVENT = fast.prepare(insert(cast(Table, RsvpEvent.__table__)))
 
 
 async def record_rsvp(
@@ -580,7 +580,8 @@ async def _write_rsvp(
     """The RSVP of an invitation already stored, with Core: the row, its history, and the
     object's committed values (so the session has nothing left to flush for it)."""
     connection = await session.connection()
-    await connection.execute(
+    await fast.execute(
+        connection,
         _SET_RSVP,
         {
             "b_id": invitation.id,
@@ -590,7 +591,8 @@ async def _write_rsvp(
             "b_channel": channel,
         },
     )
-    await connection.execute(
+    await fast.execute(
+        connection,
         _ADD_RSVP_EVENT,
         {
             "invitation_id": invitation.id,

@@ -38,6 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import fast
 from storage.models import (
     Action,
     ActionCounter,
@@ -95,30 +96,66 @@ def _insert(session: AsyncSession) -> Any:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
-async def apply(session: AsyncSession, tally: Tally, now: datetime) -> None:
-    """Add ``tally`` to the counters: one upsert per row, in key order."""
-    insert = _insert(session)
+def _upsert(insert: Any) -> Any:
+    """The one upsert of a counter row, built once per dialect: every field added (a zero adds
+    nothing), so one fixed statement serves every change (a statement built per row cost more
+    than running it)."""
     table = ActionCounter.__table__
-    for (action_id, bucket), row in tally.rows():
-        stmt = insert(ActionCounter).values(
-            action_id=action_id, bucket=bucket, **row, seq=1, updated_at=now
-        )
-        changes: dict[str, Any] = {
-            name: table.c[name] + stmt.excluded[name] for name, value in row.items() if value
-        }
-        changes["seq"] = table.c.seq + 1
-        changes["updated_at"] = stmt.excluded.updated_at
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=["action_id", "bucket"], set_=changes)
-        )
+    stmt = insert(ActionCounter).values(
+        action_id=bindparam("action_id"),
+        bucket=bindparam("bucket"),
+        **{name: bindparam(name) for name in FIELDS},
+        seq=1,
+        updated_at=bindparam("updated_at"),
+    )
+    changes: dict[str, Any] = {name: table.c[name] + stmt.excluded[name] for name in FIELDS}
+    changes["seq"] = table.c.seq + 1
+    changes["updated_at"] = stmt.excluded.updated_at
+    return stmt.on_conflict_do_update(index_elements=["action_id", "bucket"], set_=changes)
+
+
+_UPSERT = {
+    "postgresql": fast.prepare(_upsert(pg_insert)),
+    "sqlite": fast.prepare(_upsert(sqlite_insert)),
+}
+
+
+async def apply(session: AsyncSession, tally: Tally, now: datetime) -> None:
+    """Add ``tally`` to the counters: one upsert per row, in key order (one executemany)."""
+    rows = [
+        {"action_id": action_id, "bucket": bucket, **row, "updated_at": now}
+        for (action_id, bucket), row in tally.rows()
+    ]
+    if not rows:
+        return
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # what session.execute would do first (a new action)
+    connection = await session.connection()
+    upsert = _UPSERT["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+    await fast.execute_many(connection, upsert, rows)
 
 
 _MANY = 100  # people at once: above this, PostgreSQL gets them as one array
 
 
+_ONE_PERSONS = fast.prepare(
+    select(Membership.institution_id)
+    .where(Membership.person_id == bindparam("person_id"))
+    .order_by(Membership.institution_id)
+)
+
+
 async def buckets_of(session: AsyncSession, person_ids: Collection[int]) -> dict[int, list[int]]:
     """Each person's buckets: their institutions (or NONE), and EVERYONE."""
     found: dict[int, list[int]] = {pid: [] for pid in person_ids}
+    if len(found) == 1:
+        # One person (every RSVP and check-in): a statement built once.
+        (pid,) = found
+        if session.new or session.dirty or session.deleted:
+            await session.flush()  # what session.execute would do first (a new membership)
+        connection = await session.connection()
+        iids = await fast.integers(connection, _ONE_PERSONS, {"person_id": pid})
+        return {pid: [*(iids or [NONE]), EVERYONE]}
     if person_ids:
         ids = list(person_ids)
         among: ColumnElement[bool] = Membership.person_id.in_(ids)

@@ -23,7 +23,7 @@ from sqlalchemy.orm.util import identity_key
 
 from config.messages import INTRODUCES, render
 from config.segments import count_segments
-from storage import keys
+from storage import fast, keys
 from storage.bulk import insert_new
 from storage.db import as_loaded, every_column
 from storage.models import OutboxMessage, Person
@@ -97,6 +97,7 @@ _INSERT_IGNORE = {
     .returning(*every_column(OutboxMessage))
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
+_INSERT_ONE = {name: fast.prepare(insert) for name, insert in _INSERT_IGNORE.items()}
 _ROWS_BY_KEY = (
     select(OutboxMessage)
     .where(OutboxMessage.dedupe_key.in_(bindparam("keys", expanding=True)))
@@ -336,11 +337,18 @@ async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Out
     """Insert what is new, return every row for these keys (new or already there), in order."""
     # Core on the session's connection: the ORM's bulk insert costs several times the statement.
     connection = await session.connection()
-    insert = _INSERT_IGNORE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
-    written = (await connection.execute(insert, rows)).all()
+    dialect = "postgresql" if connection.dialect.name == "postgresql" else "sqlite"
+    written: Sequence[Any]
+    if len(rows) == 1:
+        # One row (a reply, the usual case): on the driver connection (storage.fast); a list
+        # of one went through SQLAlchemy's multi-row "insertmanyvalues" machinery, which costs
+        # more than the statement.
+        written = await fast.rows(connection, _INSERT_ONE[dialect], rows[0], keyed=True)
+    else:
+        written = (await connection.execute(_INSERT_IGNORE[dialect], rows)).all()
     if len(written) == len(rows):
         # All new (the usual case): these are the rows; ids ascend in insertion (send) order.
-        loaded = [as_loaded(OutboxMessage, row) for row in sorted(written, key=lambda r: r.id)]
+        loaded = [as_loaded(OutboxMessage, row) for row in sorted(written, key=lambda r: r[0])]
         session.add_all(loaded)
         return loaded
     result = await session.scalars(_ROWS_BY_KEY, {"keys": [row["dedupe_key"] for row in rows]})
