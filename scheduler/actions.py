@@ -39,6 +39,7 @@ from scheduler.outbound import (
     zone_of,
 )
 from storage import counters, fast, keys
+from storage.actions import action_by_slug
 from storage.commitments import set_commitment
 from storage.invitations import add_invitations, invitees
 from storage.models import (
@@ -198,7 +199,7 @@ async def edit_action(
 
 
 async def get_action(session: AsyncSession, slug: str) -> Action:
-    action = await session.scalar(select(Action).where(Action.slug == slug.strip().lower()))
+    action = await action_by_slug(session, slug)
     if action is None:
         raise ActionError(f"no action called {slug!r}")
     return action

@@ -75,3 +75,8 @@ async def in_progress(session: AsyncSession, now: datetime) -> list[Action]:
         .order_by(Action.starts_at)
     )
     return list(result)
+
+
+async def action_by_slug(session: AsyncSession, slug: str) -> Action | None:
+    """The action with this slug (as typed: trimmed, any case), or None."""
+    return await session.scalar(select(Action).where(Action.slug == slug.strip().lower()))

@@ -27,6 +27,7 @@ from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.keys import HUB
 from bot.web.live import Feed, Scope, stream
 from bot.web.pages import (
+    action_in_path,
     add_nav,
     csv_download,
     error_page,
@@ -45,8 +46,9 @@ from scheduler import actions as use
 from scheduler.invitations import rehearse
 from scheduler.reminders import DEFAULT_LADDER, STEP_KINDS, ladder_for, reset_step, set_step
 from storage import counters
+from storage.actions import action_by_slug
 from storage.attendees import REPLY_STATES, attendees, count_attendees
-from storage.audit import Actor, record
+from storage.audit import record
 from storage.db import Database
 from storage.export import CsvExport
 from storage.live import numbers_version
@@ -97,11 +99,6 @@ routes = web.RouteTableDef()
 # -- shared helpers --------------------------------------------------------------------------
 
 
-def actor(viewer: Viewer) -> Actor:
-    """Kept for bot/web/invite.py; the one place is :attr:`Viewer.actor`."""
-    return viewer.actor
-
-
 _organisers = organisers_only(
     "Only organisers can do this",
     "Changing an action is for the alliance's organisers. Ask one of them.",
@@ -110,16 +107,6 @@ _organisers = organisers_only(
 
 def not_found(request: web.Request) -> web.Response:
     return error_page(request, 404, "No such action", "There is no action with that name.")
-
-
-async def find(session: AsyncSession, slug: str) -> Action | None:
-    return await session.scalar(select(Action).where(Action.slug == slug))
-
-
-async def _load(request: web.Request) -> Action | None:
-    """The action the path names (its slug), or None."""
-    async with request.app[DB].session() as session:
-        return await find(session, request.match_info["slug"])
 
 
 def _to_action(request: web.Request, slug: str, done: str) -> web.HTTPSeeOther:
@@ -407,7 +394,7 @@ async def action_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
     if reply and reply not in REPLY_STATES:
         return error_page(request, 400, "Unknown reply", "Pick a reply from the list to filter by.")
     async with app[DB].session() as session:
-        action = await find(session, request.match_info["slug"])
+        action = await action_by_slug(session, request.match_info["slug"])
         if action is None:
             return not_found(request)
         numbers = await numbers_context(session, action, viewer.scope)
@@ -469,7 +456,7 @@ async def action_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
 @routes.get(f"/actions/{SLUG}/live", name="console.action_live")
 @signed_in
 async def live(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (action := await _load(request)) is None:
+    if (action := await action_in_path(request)) is None:
         return not_found(request)
     return await stream(request, request.app[HUB], f"{TOPIC}{action.id}", viewer.scope)
 
@@ -478,7 +465,7 @@ async def live(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 @signed_in
 @_organisers
 async def edit_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    if (action := await _load(request)) is None:
+    if (action := await action_in_path(request)) is None:
         return not_found(request)
     values = {
         "title": action.title,
@@ -507,7 +494,7 @@ async def save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     if not errors:
         try:
             async with request.app[DB].session() as session:
-                action = await find(session, slug)
+                action = await action_by_slug(session, slug)
                 if action is None:
                     return not_found(request)
                 changed = await use.edit_action(
@@ -596,7 +583,7 @@ async def _preview_change(
 @_organisers
 async def reschedule_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    if (action := await _load(request)) is None:
+    if (action := await action_in_path(request)) is None:
         return not_found(request)
     values = {
         "starts_at": local_input(action.starts_at, settings),
@@ -625,7 +612,7 @@ async def reschedule(request: web.Request, viewer: Viewer) -> web.StreamResponse
         errors["starts_at"] = "Enter when it starts, like 2026-03-14 18:30"
     if ends is None:
         errors["ends_at"] = "Enter when it ends, like 2026-03-14 20:30"
-    if await _load(request) is None:
+    if await action_in_path(request) is None:
         return not_found(request)
     change: dict[str, Any] = {"starts_at": starts, "ends_at": ends, "place": values["place"]}
     preview: ChangePreview | None = None
@@ -691,7 +678,7 @@ async def reschedule(request: web.Request, viewer: Viewer) -> web.StreamResponse
 async def cancel_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     app = request.app
     slug = request.match_info["slug"]
-    if await _load(request) is None:
+    if await action_in_path(request) is None:
         return not_found(request)
     try:
         preview = await _preview_change(app[DB], slug, app[SETTINGS], app[CLOCK].now(), None)
@@ -719,7 +706,7 @@ async def cancel(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     settings, now, slug = app[SETTINGS], app[CLOCK].now(), request.match_info["slug"]
     try:
         async with app[DB].session() as session:
-            action = await find(session, slug)
+            action = await action_by_slug(session, slug)
             if action is None:
                 return not_found(request)
             report = await use.cancel(session, action, now=now, settings=settings)
@@ -753,7 +740,7 @@ async def reminder(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             request, 400, "Unknown reminder", "Pick a reminder from the action's page."
         )
     async with request.app[DB].session() as session:
-        action = await find(session, slug)
+        action = await action_by_slug(session, slug)
         if action is None:
             return not_found(request)
         if state == "off":
@@ -796,7 +783,7 @@ async def commitment(request: web.Request, viewer: Viewer) -> web.StreamResponse
             "You can set the commitments of institutions you lead.",
         )
     async with request.app[DB].session() as session:
-        action = await find(session, slug)
+        action = await action_by_slug(session, slug)
         if action is None:
             return not_found(request)
         if await session.get(Institution, institution_id) is None:
@@ -841,7 +828,7 @@ async def export(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         header.insert(1, "phone")
     csv = CsvExport(out, header)
     async with app[DB].session() as session:
-        action = await find(session, request.match_info["slug"])
+        action = await action_by_slug(session, request.match_info["slug"])
         if action is None:
             return not_found(request)
         for a in await attendees(session, action.id, reply=reply or None, scope=viewer.scope):

@@ -31,11 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.keys import HUB
 from bot.web.live import Feed, Scope, stream
-from bot.web.pages import error_page, organisers_only, render, see_other, signed_in
+from bot.web.pages import action_or_404, error_page, organisers_only, render, see_other, signed_in
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.settings import Settings
-from scheduler.actions import ActionError, get_action
 from storage import audit, board, counters, links
 from storage.models import Action, BoardState, CapabilityLink
 from storage.rollup import RollupRow
@@ -234,14 +233,6 @@ _organisers = organisers_only(
 )
 
 
-async def _organiser_action(request: web.Request) -> Action:
-    async with request.app[DB].session() as session:
-        try:
-            return await get_action(session, request.match_info["slug"])
-        except ActionError:
-            raise web.HTTPNotFound() from None
-
-
 async def _links_page(
     request: web.Request, action: Action, *, made: tuple[CapabilityLink, str] | None = None
 ) -> web.Response:
@@ -282,7 +273,7 @@ async def _links_page(
 @signed_in
 @_organisers
 async def action_board(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    action = await _organiser_action(request)
+    action = await action_or_404(request)
     return await _links_page(request, action)
 
 
@@ -290,7 +281,7 @@ async def action_board(request: web.Request, viewer: Viewer) -> web.StreamRespon
 @signed_in
 @_organisers
 async def create_link(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    action = await _organiser_action(request)
+    action = await action_or_404(request)
     form = await request.post()
     kind, label = form.get("kind", ""), form.get("label", "")
     if kind not in BOARD_KINDS or not isinstance(label, str) or len(label) > 100:
@@ -329,7 +320,7 @@ async def create_link(request: web.Request, viewer: Viewer) -> web.StreamRespons
 @signed_in
 @_organisers
 async def revoke_link(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    action = await _organiser_action(request)
+    action = await action_or_404(request)
     now = request.app[CLOCK].now()
     async with request.app[DB].session() as session:
         link = await links.revoke_link(

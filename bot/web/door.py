@@ -15,11 +15,10 @@ from multidict import MultiDictProxy
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.board import steward_actor
 from bot.web.keys import HUB
-from bot.web.pages import error_page, organisers_only, render, see_other, signed_in
+from bot.web.pages import action_or_404, error_page, organisers_only, render, see_other, signed_in
 from bot.web.viewer import Viewer
 from config.settings import LANGUAGES
 from scheduler import door
-from scheduler.actions import ActionError, get_action
 from storage import audit, links
 from storage.door import door_institutions, find_people
 from storage.models import Action, Person
@@ -54,11 +53,7 @@ _organisers = organisers_only(
 
 
 async def _organiser_door(request: web.Request, viewer: Viewer) -> Door:
-    async with request.app[DB].session() as session:
-        try:
-            action = await get_action(session, request.match_info["slug"])
-        except ActionError:
-            raise web.HTTPNotFound() from None
+    action = await action_or_404(request)
     return Door(action, viewer.actor, f"/actions/{action.slug}/door")
 
 

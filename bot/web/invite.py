@@ -16,13 +16,14 @@ from multidict import MultiDictProxy
 from sqlalchemy.exc import IntegrityError
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.actions import actor, find, not_found, parse_id, when
+from bot.web.actions import not_found, parse_id, when
 from bot.web.keys import HUB
 from bot.web.pages import error_page, render, signed_in
 from bot.web.viewer import Viewer
 from scheduler import actions as use
 from scheduler.invitations import preview, queue
 from storage import segments
+from storage.actions import action_by_slug
 from storage.audit import record
 from storage.segments import REPLIES, Segment, SegmentError
 
@@ -108,7 +109,7 @@ async def _form(
 ) -> web.StreamResponse:
     now = request.app[CLOCK].now()
     async with request.app[DB].session() as session:
-        action = await find(session, slug)
+        action = await action_by_slug(session, slug)
         if action is None:
             return not_found(request)
         institutions = await segments.institution_choices(session, viewer.scope)
@@ -157,7 +158,7 @@ async def invite_preview(request: web.Request, viewer: Viewer) -> web.StreamResp
     form = await request.post()
     segment, errors = parse_segment(form)
     async with app[DB].session() as session:
-        action = await find(session, slug)
+        action = await action_by_slug(session, slug)
         if action is None:
             return not_found(request)
         if segment is not None:
@@ -214,7 +215,7 @@ async def invite_confirm(request: web.Request, viewer: Viewer) -> web.StreamResp
         )
     try:
         async with app[DB].session() as session:
-            action = await find(session, slug)
+            action = await action_by_slug(session, slug)
             if action is None:
                 return not_found(request)
             report = await queue(
@@ -222,7 +223,7 @@ async def invite_confirm(request: web.Request, viewer: Viewer) -> web.StreamResp
             )
             await record(
                 session,
-                actor(viewer),
+                viewer.actor,
                 "invitations_queued",
                 "action",
                 action.id,

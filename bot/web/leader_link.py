@@ -22,7 +22,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.pages import error_page, organisers_only, render, see_other, signed_in
+from bot.web.pages import action_or_404, error_page, organisers_only, render, see_other, signed_in
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from scheduler import leader_links as use
@@ -156,14 +156,6 @@ _organisers = organisers_only(
 )
 
 
-async def _action_or_404(request: web.Request) -> Action:
-    async with request.app[DB].session() as session:
-        try:
-            return await get_action(session, request.match_info["slug"])
-        except ActionError:
-            raise web.HTTPNotFound() from None
-
-
 async def _links_context(request: web.Request, action: Action) -> dict[str, Any]:
     now = request.app[CLOCK].now()
     async with request.app[DB].session() as session:
@@ -210,7 +202,7 @@ async def _links_context(request: web.Request, action: Action) -> dict[str, Any]
 @signed_in
 @_organisers
 async def links_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    action = await _action_or_404(request)
+    action = await action_or_404(request)
     context = await _links_context(request, action)
     if request.query.get("done") == "revoked":
         context["notice"] = "The link no longer works."
@@ -222,7 +214,7 @@ async def links_page(request: web.Request, viewer: Viewer) -> web.StreamResponse
 @_organisers
 async def make_link(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     app = request.app
-    action = await _action_or_404(request)
+    action = await action_or_404(request)
     form = await request.post()
     raw = str(form.get("leader", ""))
     person_id, _, institution_id = raw.partition(":")
@@ -264,7 +256,7 @@ async def make_link(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 @signed_in
 @_organisers
 async def revoke(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    action = await _action_or_404(request)
+    action = await action_or_404(request)
     async with request.app[DB].session() as session:
         await use.revoke_link(
             session,

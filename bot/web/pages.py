@@ -9,9 +9,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.app_keys import SETTINGS
+from bot.app_keys import DB, SETTINGS
 from bot.web.keys import CSRF_TOKEN, NAV, VIEWER, NavItem
 from bot.web.viewer import Viewer
+from storage.actions import action_by_slug
+from storage.models import Action
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SIGN_IN = "console.sign_in"
@@ -83,6 +85,20 @@ def download(body: bytes, filename: str, content_type: str) -> web.Response:
 def csv_download(text: str, filename: str) -> web.Response:
     """A CSV file (written by storage/export.py's writer) to save, in UTF-8."""
     return download(text.encode("utf-8"), filename, "text/csv; charset=utf-8")
+
+
+async def action_in_path(request: web.Request) -> Action | None:
+    """The action the path's ``{slug}`` names, or None."""
+    async with request.app[DB].session() as session:
+        return await action_by_slug(session, request.match_info["slug"])
+
+
+async def action_or_404(request: web.Request) -> Action:
+    """The action the path's ``{slug}`` names; a plain 404 when there is none."""
+    action = await action_in_path(request)
+    if action is None:
+        raise web.HTTPNotFound()
+    return action
 
 
 def see_other(location: str) -> web.HTTPSeeOther:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from bot.app_keys import CLOCK, DB, SETTINGS
 from bot.web.pages import (
+    action_or_404,
     add_nav,
     csv_download,
     error_page,
@@ -29,7 +30,7 @@ from bot.web.pages import (
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from scheduler import promises as use
-from scheduler.actions import ActionError, get_action
+from scheduler.actions import get_action
 from storage.audit import Actor
 from storage.models import ANSWERS, PROMISE_STATUSES, Action, Promise
 from storage.promises import ANSWER_LABELS, due, due_line, promises_for, write_csv
@@ -89,14 +90,6 @@ async def promises_page(request: web.Request, _viewer: Viewer) -> web.StreamResp
     )
 
 
-async def _action(request: web.Request) -> Action:
-    async with request.app[DB].session() as session:
-        try:
-            return await get_action(session, request.match_info["slug"])
-        except ActionError:
-            raise web.HTTPNotFound() from None
-
-
 async def _context(request: web.Request, action: Action, viewer: Viewer) -> dict[str, Any]:
     app = request.app
     now: datetime = app[CLOCK].now()
@@ -134,7 +127,7 @@ async def _context(request: web.Request, action: Action, viewer: Viewer) -> dict
 @routes.get(SLUG + "/promises", name="console.action_promises")
 @signed_in
 async def action_promises(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    context = await _context(request, await _action(request), viewer)
+    context = await _context(request, await action_or_404(request), viewer)
     done = request.query.get("done", "")
     if done in DONE:
         context["notice"] = DONE[done]
@@ -153,7 +146,7 @@ def _text(form: MultiDictProxy[Any], name: str) -> str:
 @signed_in
 @_organisers
 async def add_promise(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    action = await _action(request)
+    action = await action_or_404(request)
     form = await request.post()
     values = {name: _text(form, name) for name in FIELDS}
     errors: dict[str, str] = {}
@@ -200,7 +193,7 @@ async def add_promise(request: web.Request, viewer: Viewer) -> web.StreamRespons
 @signed_in
 @_organisers
 async def mark_promise(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    action = await _action(request)
+    action = await action_or_404(request)
     form = await request.post()
     try:
         async with request.app[DB].session() as session:
@@ -221,7 +214,7 @@ async def mark_promise(request: web.Request, viewer: Viewer) -> web.StreamRespon
 @routes.get(SLUG + "/promises.csv", name="console.action_promises_csv")
 @signed_in
 async def export(request: web.Request, _viewer: Viewer) -> web.StreamResponse:
-    action = await _action(request)
+    action = await action_or_404(request)
     out = io.StringIO(newline="")
     async with request.app[DB].session() as session:
         write_csv(out, action, await promises_for(session, action.id))
@@ -232,7 +225,7 @@ async def export(request: web.Request, _viewer: Viewer) -> web.StreamResponse:
 @signed_in
 @_organisers
 async def report_back(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    action = await _action(request)
+    action = await action_or_404(request)
     try:
         async with request.app[DB].session() as session:
             report = await use.report_back(
