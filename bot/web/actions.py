@@ -37,7 +37,7 @@ from bot.web.pages import (
     signed_in,
     url,
 )
-from bot.web.params import MAX_ID
+from bot.web.params import parse_id
 from bot.web.viewer import Viewer
 from config.messages import format_when
 from config.messages import render as render_message
@@ -143,15 +143,6 @@ def parse_count(value: str, *, lo: int, hi: int) -> int | None:
         return None
     number = int(text)
     return number if lo <= number <= hi else None
-
-
-def parse_id(value: str) -> int | None:
-    """A row id from a form or a path; None if it cannot be one."""
-    text = value.strip()
-    if not text.isdigit() or len(text) > 10:
-        return None
-    number = int(text)
-    return number if 1 <= number <= MAX_ID else None
 
 
 def done_notice(request: web.Request) -> str:

@@ -16,9 +16,10 @@ from multidict import MultiDictProxy
 from sqlalchemy.exc import IntegrityError
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.actions import not_found, parse_id, when
+from bot.web.actions import not_found, when
 from bot.web.keys import HUB
 from bot.web.pages import error_page, render, signed_in
+from bot.web.params import parse_id
 from bot.web.viewer import Viewer
 from scheduler import actions as use
 from scheduler.invitations import preview, queue

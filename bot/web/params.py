@@ -58,6 +58,15 @@ def numbers(values: list[Any], name: str) -> set[int]:
     return out
 
 
+def parse_id(value: str) -> int | None:
+    """A row id from a form or a path; None if it cannot be one."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
 def row_id(request: web.Request, name: str = "id") -> int:
     """An id from the path (its route allows digits only); 0, which no row has, when it is
     past what the column holds (so the page is "not found", never a database error)."""

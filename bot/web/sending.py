@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.app_keys import CLOCK, DB, SETTINGS
-from bot.web.actions import parse_id
 from bot.web.pages import add_nav, error_page, render, see_other, signed_in, url
+from bot.web.params import parse_id
 from bot.web.viewer import Viewer
 from scheduler.sending import cancel_message, status_words
 from storage import sending
